@@ -1,0 +1,78 @@
+// Turns a URL path into what it addresses, the way kube-apiserver's RequestInfoFactory does:
+//   /api/v1/namespaces/default/pods/web/status  →  core/v1 pods "web" in "default", subresource status
+//   /apis/apps/v1/watch/deployments             →  watch of apps/v1 deployments, all namespaces
+export interface RequestInfo {
+  isResourceRequest: boolean;
+  path: string;
+  verb: string; // get list watch create update patch delete deletecollection (or the lower-cased method for non-resource paths)
+  group: string;
+  version: string;
+  namespace?: string;
+  resource?: string;
+  name?: string;
+  subresource?: string;
+  /** Extra path after the subresource (e.g. proxy paths); resource requests with one are rejected. */
+  rest: string[];
+}
+
+// `/namespaces/{name}/status` and `/finalize` are subresources of the namespace itself.
+const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+
+export function requestInfo(method: string, pathname: string, query: URLSearchParams): RequestInfo {
+  const parts = pathname.split('/').filter((p) => p !== '');
+  const base: RequestInfo = { isResourceRequest: false, path: pathname, verb: method.toLowerCase(), group: '', version: '', rest: [] };
+  let cur: string[];
+  if (parts[0] === 'api' && parts.length >= 2) {
+    base.version = parts[1];
+    cur = parts.slice(2);
+  } else if (parts[0] === 'apis' && parts.length >= 3) {
+    base.group = parts[1];
+    base.version = parts[2];
+    cur = parts.slice(3);
+  } else {
+    return base;
+  }
+  if (cur.length === 0) return base; // group-version discovery document
+
+  let watchPath = false;
+  if (cur[0] === 'watch') {
+    watchPath = true;
+    cur = cur.slice(1);
+  }
+  const info: RequestInfo = { ...base, isResourceRequest: true };
+  if (cur[0] === 'namespaces' && cur.length > 1) {
+    info.namespace = cur[1];
+    if (cur.length > 2 && !NAMESPACE_SUBRESOURCES.has(cur[2])) cur = cur.slice(2);
+  }
+  info.resource = cur[0];
+  info.name = cur[1];
+  info.subresource = cur[2];
+  info.rest = cur.slice(3);
+  if (info.resource === 'namespaces' && info.namespace !== undefined && info.name === undefined) {
+    info.name = info.namespace;
+  }
+  if (info.resource === 'namespaces') info.namespace = undefined;
+
+  const isWatch = watchPath || query.get('watch') === 'true' || query.get('watch') === '1';
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      info.verb = info.name === undefined ? (isWatch ? 'watch' : 'list') : isWatch ? 'watch' : 'get';
+      break;
+    case 'POST':
+      info.verb = 'create';
+      break;
+    case 'PUT':
+      info.verb = 'update';
+      break;
+    case 'PATCH':
+      info.verb = 'patch';
+      break;
+    case 'DELETE':
+      info.verb = info.name === undefined ? 'deletecollection' : 'delete';
+      break;
+    default:
+      info.verb = method.toLowerCase();
+  }
+  return info;
+}

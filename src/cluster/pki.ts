@@ -1,0 +1,196 @@
+// Cluster PKI: one CA, the API server's serving certificate, an admin client certificate and
+// bearer token, and the service-account signing key pair. Everything is ECDSA P-256 (fast to
+// generate, accepted by Go's crypto/tls, so real kubectl trusts it). All material is PEM.
+import { webcrypto, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import net from 'node:net';
+import './reflect-metadata.js'; // must precede @peculiar/x509
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export interface CertKeyPair {
+  cert: string;
+  key: string;
+}
+
+export interface ClusterPki {
+  /** CN=skiff-ca; verifies every certificate below. */
+  ca: CertKeyPair;
+  /** API serving certificate (serverAuth) with the SANs kubectl and in-cluster clients dial. */
+  apiServer: CertKeyPair;
+  /** CN=kubernetes-admin, O=system:masters (clientAuth). */
+  admin: CertKeyPair;
+  /** Random bearer token that authenticates as the admin too (for clients without certs). */
+  adminToken: string;
+  /** Service-account token signing keys (ES256 JWTs); public half verifies them. */
+  serviceAccount: { publicKey: string; privateKey: string };
+}
+
+const ALG: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
+const SIGN: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+const DAY = 24 * 3600 * 1000;
+const CA_VALIDITY = 3650 * DAY;
+const LEAF_VALIDITY = 365 * DAY;
+
+/** The names every API serving certificate carries, whatever the cluster settings. */
+export const DEFAULT_API_SANS = [
+  '127.0.0.1', '::1', 'localhost',
+  'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local',
+];
+
+async function newKeys(): Promise<CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+async function privatePem(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+async function publicPem(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('spki', key);
+  return x509.PemConverter.encode(der, 'PUBLIC KEY');
+}
+
+async function importPrivate(pem: string): Promise<CryptoKey> {
+  const der = x509.PemConverter.decodeFirst(pem);
+  return webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
+}
+
+// Positive 16-byte serial: the top bit cleared keeps the DER INTEGER positive, as RFC 5280 requires.
+function serial(): string {
+  const b = randomBytes(16);
+  b[0] &= 0x7f;
+  b[0] |= 0x01;
+  return b.toString('hex');
+}
+
+// Backdated by an hour so a slightly skewed clock never sees a "not yet valid" certificate.
+function validity(ms: number): { notBefore: Date; notAfter: Date } {
+  const now = Date.now();
+  return { notBefore: new Date(now - 3600 * 1000), notAfter: new Date(now + ms) };
+}
+
+function subjectName(cn: string, groups: string[] = []): x509.JsonName {
+  return [{ CN: [cn] }, ...groups.map((o) => ({ O: [o] }))];
+}
+
+async function signLeaf(
+  ca: CertKeyPair,
+  subject: x509.JsonName,
+  usage: x509.ExtendedKeyUsage,
+  sans: string[],
+): Promise<CertKeyPair> {
+  const caCert = new x509.X509Certificate(ca.cert);
+  const caKey = await importPrivate(ca.key);
+  const keys = await newKeys();
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+    new x509.ExtendedKeyUsageExtension([usage]),
+    await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+  ];
+  if (sans.length) {
+    extensions.push(new x509.SubjectAlternativeNameExtension(
+      sans.map((s) => ({ type: net.isIP(s) ? 'ip' : 'dns', value: s }) as x509.JsonGeneralName),
+    ));
+  }
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject,
+    issuer: caCert.subjectName,
+    ...validity(LEAF_VALIDITY),
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    signingAlgorithm: SIGN,
+    extensions,
+  });
+  return { cert: cert.toString('pem'), key: await privatePem(keys.privateKey) };
+}
+
+/** A client certificate for a user or component: CN is the user name, O entries are its groups. */
+export function issueClientCert(pki: Pick<ClusterPki, 'ca'>, cn: string, groups: string[] = []): Promise<CertKeyPair> {
+  return signLeaf(pki.ca, subjectName(cn, groups), x509.ExtendedKeyUsage.clientAuth, []);
+}
+
+/** A serving certificate (e.g. for a kubelet or a webhook) valid for the given IPs and DNS names. */
+export function issueServingCert(pki: Pick<ClusterPki, 'ca'>, cn: string, sans: string[]): Promise<CertKeyPair> {
+  return signLeaf(pki.ca, subjectName(cn), x509.ExtendedKeyUsage.serverAuth, dedupe(sans));
+}
+
+function dedupe(xs: string[]): string[] {
+  return [...new Set(xs.filter(Boolean))];
+}
+
+export async function createClusterPki(opts: { name: string; sans: string[] }): Promise<ClusterPki> {
+  const caKeys = await newKeys();
+  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: subjectName('skiff-ca'),
+    ...validity(CA_VALIDITY),
+    keys: caKeys,
+    signingAlgorithm: SIGN,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const ca = { cert: caCert.toString('pem'), key: await privatePem(caKeys.privateKey) };
+  const saKeys = await newKeys();
+  const [apiServer, admin] = await Promise.all([
+    // CN=kube-apiserver mirrors kubeadm; clients check SANs, never the CN.
+    signLeaf(ca, subjectName('kube-apiserver'), x509.ExtendedKeyUsage.serverAuth, dedupe([...DEFAULT_API_SANS, ...opts.sans])),
+    issueClientCert({ ca }, 'kubernetes-admin', ['system:masters']),
+  ]);
+  return {
+    ca,
+    apiServer,
+    admin,
+    adminToken: randomBytes(32).toString('base64url'),
+    serviceAccount: { publicKey: await publicPem(saKeys.publicKey), privateKey: await privatePem(saKeys.privateKey) },
+  };
+}
+
+// On-disk layout, named like kubeadm's /etc/kubernetes/pki so operators recognise the files.
+const FILES = {
+  'ca.crt': (p: ClusterPki) => p.ca.cert,
+  'ca.key': (p: ClusterPki) => p.ca.key,
+  'apiserver.crt': (p: ClusterPki) => p.apiServer.cert,
+  'apiserver.key': (p: ClusterPki) => p.apiServer.key,
+  'admin.crt': (p: ClusterPki) => p.admin.cert,
+  'admin.key': (p: ClusterPki) => p.admin.key,
+  'admin.token': (p: ClusterPki) => p.adminToken,
+  'sa.pub': (p: ClusterPki) => p.serviceAccount.publicKey,
+  'sa.key': (p: ClusterPki) => p.serviceAccount.privateKey,
+} as const;
+
+export async function savePki(dir: string, pki: ClusterPki): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const [file, get] of Object.entries(FILES)) {
+    const target = path.join(dir, file);
+    await fs.writeFile(target, get(pki), { mode: 0o600 });
+    await fs.chmod(target, 0o600); // writeFile's mode only applies when it creates the file
+  }
+}
+
+export async function loadPki(dir: string): Promise<ClusterPki> {
+  const read = async (f: keyof typeof FILES): Promise<string> => {
+    try {
+      return await fs.readFile(path.join(dir, f), 'utf8');
+    } catch (e) {
+      throw new Error(`cluster certificates are incomplete: cannot read ${path.join(dir, f)} (${(e as NodeJS.ErrnoException).code ?? e})`);
+    }
+  };
+  return {
+    ca: { cert: await read('ca.crt'), key: await read('ca.key') },
+    apiServer: { cert: await read('apiserver.crt'), key: await read('apiserver.key') },
+    admin: { cert: await read('admin.crt'), key: await read('admin.key') },
+    adminToken: (await read('admin.token')).trim(),
+    serviceAccount: { publicKey: await read('sa.pub'), privateKey: await read('sa.key') },
+  };
+}
