@@ -341,6 +341,8 @@ export class Resources {
     incoming: KObject,
     ctx: RequestContext,
     subresource?: WriteSubresource,
+    /** Server-side apply already recorded field ownership on `incoming`. */
+    appliedFields = false,
   ): Promise<KObject> {
     const name = current.metadata.name!;
     let obj: KObject;
@@ -373,7 +375,10 @@ export class Resources {
     else delete m.deletionTimestamp;
     if (cm.deletionGracePeriodSeconds !== undefined) m.deletionGracePeriodSeconds = cm.deletionGracePeriodSeconds;
     else delete m.deletionGracePeriodSeconds;
-    if (subresource) obj.metadata = deepCopy(cm);
+    if (subresource) {
+      obj.metadata = deepCopy(cm);
+      if (appliedFields) obj.metadata.managedFields = incoming.metadata.managedFields;
+    }
     if (m.managedFields === undefined && cm.managedFields) m.managedFields = cm.managedFields;
 
     if (!subresource) spec.prepareForUpdate?.(obj, current);
@@ -395,7 +400,7 @@ export class Resources {
     await this.runAdmission('UPDATE', spec, obj, current, ctx);
 
     if (!jsonEqual(specPart(obj), specPart(current))) m.generation = (cm.generation ?? 1) + 1;
-    this.trackFields(spec, current, obj, ctx, subresource);
+    if (!appliedFields) this.trackFields(spec, current, obj, ctx, subresource);
     if (jsonEqual(withoutVolatile(obj), withoutVolatile(current))) return current; // no-op: no new revision
     if (ctx.dryRun) return obj;
 
@@ -464,7 +469,7 @@ export class Resources {
       if (pinned !== undefined && pinned !== current.metadata.resourceVersion) throw errors.conflict(groupResource(spec), name);
       this.checkSchema(spec, patched, ctx);
       try {
-        return { object: await this.commitUpdate(spec, current, patched, ctx, subresource), created: false };
+        return { object: await this.commitUpdate(spec, current, patched, ctx, subresource, isApply), created: false };
       } catch (e) {
         const conflict = e instanceof StatusError && e.code === 409 && e.reason === 'Conflict';
         if (!conflict || pinned !== undefined || attempt >= MAX_CAS_RETRIES) throw e;
