@@ -215,7 +215,7 @@ export class ApiHandler {
         };
         first = false;
       }
-      return JSON.stringify({ type, object }) + '\n';
+      return `{"type":"${type}","object":${serializeShared(object)}}\n`;
     };
     const queue: string[] = [];
     let closed = false;
@@ -277,6 +277,19 @@ export class ApiHandler {
     }
     send(res, status.code, JSON.stringify(status), 'application/json');
   }
+}
+
+// One JSON text per stored object version, reused by every watcher that receives it.
+const serialized = new WeakMap<object, string>();
+
+function serializeShared(obj: unknown): string {
+  if (typeof obj !== 'object' || obj === null) return JSON.stringify(obj);
+  let text = serialized.get(obj);
+  if (text === undefined) {
+    text = JSON.stringify(obj);
+    serialized.set(obj, text);
+  }
+  return text;
 }
 
 function header(req: Req, name: string): string | undefined {

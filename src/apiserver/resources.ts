@@ -184,7 +184,9 @@ export class Resources {
       else if (nowMatch) type = before ? 'MODIFIED' : 'ADDED';
       else if (before) type = 'DELETED';
       if (!type) return;
-      onEvent({ type, object: this.fromStorage(spec, deepCopy(ev.object)) });
+      // Watch events are shared by every watcher of the change (and serialized once for all of
+      // them): only a version conversion needs a private copy.
+      onEvent({ type, object: spec.storedAs ? this.fromStorage(spec, deepCopy(ev.object)) : ev.object });
     };
     try {
       if (from === 0) {

@@ -1,6 +1,6 @@
 // Objects every cluster starts with, written through the API like any client would (idempotent,
 // so a restart just finds them): the system namespaces, the `kubernetes` Service and its
-// endpoints, the system priority classes, and the root CA ConfigMap in each system namespace.
+// endpoints, and the system priority classes.
 import { StatusError } from '../machinery/errors.js';
 import type { KObject } from '../machinery/object.js';
 import { systemContext } from '../apiserver/context.js';
@@ -10,7 +10,6 @@ export interface BootstrapOptions {
   apiServerHost: string;
   apiServerPort: number;
   kubernetesServiceIP: string;
-  caCert: string;
 }
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
@@ -78,13 +77,5 @@ export async function bootstrap(r: Resources, o: BootstrapOptions): Promise<void
       metadata: { name },
       value,
       description: 'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.',
-    });
-
-  for (const ns of SYSTEM_NAMESPACES)
-    await ensure('', 'v1', 'configmaps', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'kube-root-ca.crt', namespace: ns },
-      data: { 'ca.crt': o.caCert },
     });
 }

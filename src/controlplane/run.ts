@@ -23,6 +23,7 @@ import { registerReviews } from '../apiserver/reviews.js';
 import { NamespaceController } from '../controllers/namespace.js';
 import { GarbageCollector } from '../controllers/garbage-collector.js';
 import { CrdController } from '../controllers/crd.js';
+import { NamespaceDefaultsController } from '../controllers/namespace-defaults.js';
 import { bootstrap } from './bootstrap.js';
 import { KUBERNETES_VERSION } from './version.js';
 
@@ -84,12 +85,13 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     apiServerHost: opts.host,
     apiServerPort: server.port,
     kubernetesServiceIP: firstServiceIP(opts.cluster.networking.serviceSubnet),
-    caCert: opts.pki.ca.cert,
   });
   const namespaces = new NamespaceController(resources, opts.log);
   const gc = new GarbageCollector(resources, opts.log);
+  const namespaceDefaults = new NamespaceDefaultsController(resources, opts.pki.ca.cert, opts.log);
   await namespaces.start();
   await gc.start();
+  await namespaceDefaults.start();
   ready = true;
   opts.log(`control plane "${opts.name}" ready on https://${opts.host}:${server.port} in ${Date.now() - started} ms`);
 
@@ -100,6 +102,7 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
       ready = false;
       namespaces.stop();
       gc.stop();
+      namespaceDefaults.stop();
       crds.stop();
       await server.close();
       await store.close();

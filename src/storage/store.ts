@@ -7,6 +7,7 @@ import type { KObject } from '../machinery/object.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
+/** Delivered asynchronously; one event object is shared by every watcher: never mutate it. */
 export interface WatchEvent {
   type: WatchEventType;
   /** The object after the change (for DELETED: its last state, with the deletion's revision). */

@@ -10,6 +10,8 @@ import YAML from 'yaml';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SKIFF = path.join(REPO, 'bin', 'skiff');
+/** The seed's shared material sits beside the repository (as in CI: a copy of shared/ next to the clone). */
+export const SHARED = path.resolve(REPO, '..', 'shared');
 const KUBECTL_DIR = '/usr/lib/google-cloud-sdk/bin';
 
 export function kubectlPath(minor: number): string {

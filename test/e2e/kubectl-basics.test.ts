@@ -4,9 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TestCluster, eventually } from './harness.js';
+import { SHARED, TestCluster, eventually } from './harness.js';
 
-const WORKSHOP = path.resolve(process.cwd(), '../shared/workshop/k8s-workshop/kind');
+const WORKSHOP = path.join(SHARED, 'workshop/k8s-workshop/kind');
 
 let c: TestCluster;
 

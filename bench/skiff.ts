@@ -1,0 +1,84 @@
+// Skiff clusters driven as a user drives them: `bin/skiff` as a child process, with SKIFF_HOME
+// and KUBECONFIG pointing into the bench's temp directory (never ~/.skiff or ~/.kube).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import type { Tls } from './h2.js';
+import { timeCommand } from './procs.js';
+
+// dist/bench/skiff.js → the repository root.
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const SKIFF = join(REPO, 'bin', 'skiff');
+
+export class SkiffEnv {
+  readonly home: string;
+  readonly kubeconfig: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** Clusters created and not yet deleted: the cleanup list. */
+  readonly live = new Set<string>();
+
+  constructor(root: string, extraEnv: NodeJS.ProcessEnv = {}) {
+    this.home = join(root, 'skiff-home');
+    this.kubeconfig = join(root, 'kubeconfig');
+    this.env = { ...process.env, SKIFF_HOME: this.home, KUBECONFIG: this.kubeconfig, ...extraEnv };
+  }
+
+  /** `skiff create cluster`; returns the wall time until the command exited (the API is ready then). */
+  async create(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<number> {
+    this.live.add(name); // before the command: a half-created cluster is cleaned up too
+    const r = await timeCommand(process.execPath, [SKIFF, 'create', 'cluster', '--name', name], { ...this.env, ...extraEnv });
+    if (r.code !== 0) throw new Error(`skiff create cluster --name ${name} failed (${r.code}):\n${r.output}`);
+    return r.ms;
+  }
+
+  async delete(name: string): Promise<void> {
+    const r = await timeCommand(process.execPath, [SKIFF, 'delete', 'cluster', '--name', name], this.env);
+    if (r.code !== 0 && !/unknown cluster/.test(r.output)) throw new Error(`skiff delete cluster --name ${name} failed (${r.code}):\n${r.output}`);
+    this.live.delete(name);
+  }
+
+  async deleteAll(): Promise<void> {
+    for (const name of [...this.live]) {
+      try {
+        await this.delete(name);
+      } catch (e) {
+        console.error(`WARNING: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  clusterDir(name: string): string {
+    return join(this.home, 'clusters', name);
+  }
+
+  /** The control plane's own start-up time, from its "ready … in N ms" log line. */
+  controlPlaneReadyMs(name: string): number {
+    const log = readFileSync(join(this.clusterDir(name), 'logs', 'controlplane.log'), 'utf8');
+    const m = /control plane "[^"]+" ready on \S+ in (\d+) ms/.exec(log);
+    return m ? Number(m[1]) : NaN;
+  }
+
+  pid(name: string): number {
+    return Number(readFileSync(join(this.clusterDir(name), 'pids', 'controlplane.pid'), 'utf8').trim());
+  }
+
+  pkiFile(name: string, file: string): string {
+    return join(this.clusterDir(name), 'pki', file);
+  }
+
+  /** Server URL and admin credentials of context skiff-<name>, from the kubeconfig the CLI wrote. */
+  credentials(name: string): { server: string; tls: Tls } {
+    const config = YAML.parse(readFileSync(this.kubeconfig, 'utf8'));
+    const ctx = `skiff-${name}`;
+    const find = (list: { name: string }[] | undefined) => list?.find((e) => e.name === ctx) as Record<string, Record<string, string>> | undefined;
+    const cluster = find(config.clusters)?.cluster;
+    const user = find(config.users)?.user;
+    if (!cluster || !user) throw new Error(`context ${ctx} not found in ${this.kubeconfig}`);
+    const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+    return {
+      server: cluster.server,
+      tls: { ca: b64(cluster['certificate-authority-data']), cert: b64(user['client-certificate-data']), key: b64(user['client-key-data']) },
+    };
+  }
+}
