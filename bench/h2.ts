@@ -62,10 +62,21 @@ export class H2Session {
   stream(method: string, path: string, body: string | undefined, onData: (chunk: Buffer) => void): Promise<{ status: number; close(): void }> {
     return new Promise((resolve, reject) => {
       const stream = this.open(method, path, body);
+      const close = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+      const timer = setTimeout(() => {
+        close();
+        reject(new Error(`${method} ${path}: no response within ${REQUEST_TIMEOUT_MS} ms`));
+      }, REQUEST_TIMEOUT_MS);
       stream.on('data', onData);
       stream.on('error', () => {}); // a watch closed by either side is not an error here
-      stream.once('response', (h) => resolve({ status: Number(h[':status']), close: () => stream.close(http2.constants.NGHTTP2_CANCEL) }));
-      stream.once('close', () => reject(new Error(`${method} ${path}: closed before any response`)));
+      stream.once('response', (h) => {
+        clearTimeout(timer);
+        resolve({ status: Number(h[':status']), close });
+      });
+      stream.once('close', () => {
+        clearTimeout(timer);
+        reject(new Error(`${method} ${path}: closed before any response`));
+      });
     });
   }
 

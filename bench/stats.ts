@@ -21,6 +21,7 @@ export function perSecond(count: number, ms: number): number {
 export function fmt(x: number): string {
   if (!Number.isFinite(x)) return '—';
   const a = Math.abs(x);
+  if (Number.isInteger(x)) return x.toLocaleString('en-US');
   if (a >= 100) return Math.round(x).toLocaleString('en-US');
   if (a >= 10) return x.toFixed(1);
   return x.toFixed(2);

@@ -28,12 +28,22 @@ export type SubresourceHandler = (
   ctx: RequestContext,
 ) => Promise<SubresourceResult>;
 
+/** A POST to a subresource that takes an object (pods/binding, pods/eviction, serviceaccounts/token). */
+export type CreateSubresourceHandler = (
+  spec: KindSpec,
+  namespace: string | undefined,
+  name: string,
+  body: KObject,
+  ctx: RequestContext,
+) => Promise<SubresourceResult & { object: KObject }>;
+
 /** Computes the status of a review kind (SelfSubjectAccessReview, TokenReview…). */
 export type ReviewHandler = (body: KObject, ctx: RequestContext, namespace: string | undefined) => Promise<KObject['status']>;
 
 export class SubresourceHandlers {
   private handlers = new Map<string, SubresourceHandler>(); // "group/resource/sub"
   private reviews = new Map<string, ReviewHandler>(); // "group/Kind"
+  private creates = new Map<string, CreateSubresourceHandler>(); // "group/resource/sub"
 
   constructor(private resources: Resources) {}
 
@@ -41,12 +51,33 @@ export class SubresourceHandlers {
     this.handlers.set(`${group}/${resource}/${subresource}`, h);
   }
 
+  registerCreate(group: string, resource: string, subresource: string, h: CreateSubresourceHandler): void {
+    this.creates.set(`${group}/${resource}/${subresource}`, h);
+  }
+
+  /** The in-process transport's way to POST a subresource (same handler as HTTPS). */
+  async createInProcess(spec: KindSpec, ns: string | undefined, name: string, subresource: string, body: KObject, ctx: RequestContext): Promise<KObject> {
+    const h = this.creates.get(`${spec.group}/${spec.plural}/${subresource}`);
+    if (!h) throw errors.notFound({ group: spec.group, resource: `${spec.plural}/${subresource}` }, name);
+    return (await h(spec, ns, name, deepCopy(body), ctx)).object;
+  }
+
   registerReview(group: string, kind: string, h: ReviewHandler): void {
     this.reviews.set(`${group}/${kind}`, h);
   }
 
-  async handle(req: Req, res: Res, spec: KindSpec, ns: string | undefined, info: RequestInfo, ctx: RequestContext) {
-    const h = this.handlers.get(`${spec.group}/${spec.plural}/${info.subresource}`);
+  async handle(req: Req, res: Res, spec: KindSpec, ns: string | undefined, info: RequestInfo, ctx: RequestContext): Promise<SubresourceResult | undefined> {
+    const key = `${spec.group}/${spec.plural}/${info.subresource}`;
+    const create = this.creates.get(key);
+    if (create) {
+      if (req.method !== 'POST') throw errors.methodNotAllowed();
+      const body = decodeObjectBody(req.headers['content-type'] as string | undefined, await readBody(req as never));
+      if (!isPlainObject(body)) throw errors.badRequest('the body of the request must be an object');
+      const obj = body as KObject;
+      if (!isPlainObject(obj.metadata)) obj.metadata = {};
+      return create(spec, ns, info.name!, obj, ctx);
+    }
+    const h = this.handlers.get(key);
     return h ? h(req, res, spec, ns, info, ctx) : undefined;
   }
 

@@ -1,10 +1,9 @@
-// List+watch one kind into a local cache and tell handlers what changed. A watch that falls out
-// of the store's history (410) re-lists, and the cache is reconciled against the fresh list.
-import type { KindSpec } from '../api/types.js';
+// List+watch one resource into a local cache and tell handlers what changed. When the watch
+// ends (server timeout, connection loss) it resumes from the last resourceVersion it saw; when
+// that is too old (410 Gone) it re-lists and reconciles the cache against the fresh list.
 import { StatusError } from '../machinery/errors.js';
 import type { KObject } from '../machinery/object.js';
-import type { Resources } from '../apiserver/resources.js';
-import type { WatchHandle } from '../storage/store.js';
+import type { ApiClient, ClientWatch, ResourceRef, Selectors } from './client.js';
 
 export interface InformerHandlers {
   onAdd?(obj: KObject): void;
@@ -16,17 +15,21 @@ export function cacheKey(obj: KObject): string {
   return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name!;
 }
 
+const RETRY_MS = 500;
+
 export class Informer {
   readonly cache = new Map<string, KObject>();
-  private handle?: WatchHandle;
+  private watch?: ClientWatch;
   private stopped = false;
   private handlers: InformerHandlers[] = [];
+  private lastRV = '0';
+  private retry?: NodeJS.Timeout;
   synced = false;
 
   constructor(
-    private resources: Resources,
-    readonly spec: KindSpec,
-    private namespace?: string,
+    private client: ApiClient,
+    readonly ref: ResourceRef,
+    private opts: Selectors & { namespace?: string } = {},
   ) {}
 
   on(h: InformerHandlers): this {
@@ -44,32 +47,58 @@ export class Informer {
   }
 
   async start(): Promise<void> {
-    const { items, resourceVersion } = await this.resources.list(this.spec, this.namespace);
-    const fresh = new Map(items.map((o) => [cacheKey(o), o]));
-    for (const [k, old] of this.cache) if (!fresh.has(k)) this.emitDelete(k, old);
-    for (const [k, o] of fresh) this.upsert(k, o);
-    this.synced = true;
-    if (this.stopped) return;
-    this.handle = await this.resources.watch(this.spec, this.namespace, { resourceVersion }, (ev) => {
-      const k = cacheKey(ev.object);
-      if (ev.type === 'DELETED') this.emitDelete(k, ev.object);
-      else this.upsert(k, ev.object);
-    });
-  }
-
-  /** Called when the watch breaks (store history compacted): re-list. */
-  async restart(): Promise<void> {
-    this.handle?.stop();
-    try {
-      await this.start();
-    } catch (e) {
-      if (!(e instanceof StatusError)) throw e;
-    }
+    await this.relist();
   }
 
   stop(): void {
     this.stopped = true;
-    this.handle?.stop();
+    this.watch?.stop();
+    if (this.retry) clearTimeout(this.retry);
+  }
+
+  private async relist(): Promise<void> {
+    const sel = { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector };
+    const { items, resourceVersion } = await this.client.list(this.ref, this.opts.namespace, sel);
+    const fresh = new Map(items.map((o) => [cacheKey(o), o]));
+    for (const [k, old] of this.cache) if (!fresh.has(k)) this.emitDelete(k, old);
+    for (const [k, o] of fresh) this.upsert(k, o);
+    this.lastRV = resourceVersion;
+    this.synced = true;
+    await this.rewatch();
+  }
+
+  private async rewatch(): Promise<void> {
+    if (this.stopped) return;
+    const sel = { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector };
+    try {
+      this.watch = await this.client.watch(
+        this.ref,
+        this.opts.namespace,
+        { ...sel, resourceVersion: this.lastRV },
+        (ev) => {
+          if (ev.object?.metadata?.resourceVersion) this.lastRV = ev.object.metadata.resourceVersion;
+          if (ev.type === 'BOOKMARK') return;
+          const k = cacheKey(ev.object);
+          if (ev.type === 'DELETED') this.emitDelete(k, ev.object);
+          else this.upsert(k, ev.object);
+        },
+        (err) => this.recover(err),
+      );
+    } catch (e) {
+      this.recover(e as Error);
+    }
+  }
+
+  private recover(err?: Error): void {
+    if (this.stopped) return;
+    const gone = err instanceof StatusError && err.code === 410;
+    this.retry = setTimeout(
+      () => {
+        (gone ? this.relist() : this.rewatch()).catch(() => this.recover());
+      },
+      gone ? 0 : RETRY_MS,
+    );
+    this.retry.unref?.();
   }
 
   private upsert(k: string, o: KObject) {
@@ -80,6 +109,7 @@ export class Informer {
   }
 
   private emitDelete(k: string, o: KObject) {
+    if (!this.cache.has(k)) return;
     this.cache.delete(k);
     for (const h of this.handlers) h.onDelete?.(o);
   }

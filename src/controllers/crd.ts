@@ -11,6 +11,7 @@ import { systemContext } from '../apiserver/context.js';
 import { now, type Resources } from '../apiserver/resources.js';
 import type { Schemas } from '../apiserver/schemas.js';
 import { Informer } from '../client/informer.js';
+import type { ApiClient } from '../client/client.js';
 import { WorkQueue } from '../client/workqueue.js';
 
 const CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
@@ -37,9 +38,11 @@ export class CrdController {
   private registered = new Map<string, { group: string; versions: { version: string; plural: string; kind: string }[] }>();
   private ctx = systemContext('apiextensions-controller');
 
-  constructor(private resources: Resources, private schemas: Schemas, private log: (s: string) => void = () => {}) {
-    const spec = resources.spec('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
-    this.informer = new Informer(resources, spec);
+  private crdSpec;
+
+  constructor(private resources: Resources, client: ApiClient, private schemas: Schemas, private log: (s: string) => void = () => {}) {
+    this.crdSpec = resources.spec('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
+    this.informer = new Informer(client, { group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' });
     this.queue = new WorkQueue((k) => this.sync(k), 1, 50, 10_000, (k, e) => this.log(`crd ${k}: ${(e as Error).message}`));
     const enqueue = (o: KObject) => this.queue.add(o.metadata.name!);
     this.informer.on({ onAdd: enqueue, onUpdate: enqueue, onDelete: enqueue });
@@ -70,7 +73,7 @@ export class CrdController {
     if (!(crd.metadata.finalizers ?? []).includes(CLEANUP_FINALIZER)) {
       const updated = structuredClone(crd);
       updated.metadata.finalizers = [...(crd.metadata.finalizers ?? []), CLEANUP_FINALIZER];
-      await this.write(() => this.resources.update(this.informer.spec, undefined, name, updated, this.ctx));
+      await this.write(() => this.resources.update(this.crdSpec, undefined, name, updated, this.ctx));
       return; // the update comes back through the informer
     }
     this.register(crd);
@@ -163,7 +166,7 @@ export class CrdController {
       acceptedNames: { ...s.names, singular: s.names.singular ?? s.names.kind.toLowerCase(), listKind: s.names.listKind ?? `${s.names.kind}List` },
       storedVersions: [...new Set([...stored, storage])],
     };
-    await this.write(() => this.resources.update(this.informer.spec, undefined, crd.metadata.name!, updated, this.ctx, 'status'));
+    await this.write(() => this.resources.update(this.crdSpec, undefined, crd.metadata.name!, updated, this.ctx, 'status'));
   }
 
   /** Delete every custom object, then let the CRD go. */
@@ -183,7 +186,7 @@ export class CrdController {
     this.unregister(crd.metadata.name!);
     const updated = structuredClone(crd);
     updated.metadata.finalizers = (crd.metadata.finalizers ?? []).filter((f) => f !== CLEANUP_FINALIZER);
-    await this.write(() => this.resources.update(this.informer.spec, undefined, crd.metadata.name!, updated, this.ctx));
+    await this.write(() => this.resources.update(this.crdSpec, undefined, crd.metadata.name!, updated, this.ctx));
   }
 }
 

@@ -6,6 +6,7 @@ import type { KObject } from '../machinery/object.js';
 import { systemContext } from '../apiserver/context.js';
 import type { Resources } from '../apiserver/resources.js';
 import { Informer } from '../client/informer.js';
+import { R, type ApiClient } from '../client/client.js';
 import { WorkQueue } from '../client/workqueue.js';
 
 export const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
@@ -19,12 +20,13 @@ export class NamespaceDefaultsController {
 
   constructor(
     private resources: Resources,
+    client: ApiClient,
     private caCert: string,
     private log: (s: string) => void = () => {},
   ) {
-    this.namespaces = new Informer(resources, resources.spec('', 'v1', 'namespaces'));
-    this.accounts = new Informer(resources, resources.spec('', 'v1', 'serviceaccounts'));
-    this.configMaps = new Informer(resources, resources.spec('', 'v1', 'configmaps'));
+    this.namespaces = new Informer(client, R.namespaces);
+    this.accounts = new Informer(client, R.serviceaccounts);
+    this.configMaps = new Informer(client, R.configmaps);
     this.queue = new WorkQueue((ns) => this.sync(ns), 2, 100, 10_000, (k, e) => this.log(`namespace defaults ${k}: ${(e as Error).message}`));
     this.namespaces.on({ onAdd: (o) => this.queue.add(o.metadata.name!), onUpdate: (o) => this.queue.add(o.metadata.name!) });
     const byNamespace = (o: KObject) => this.queue.add(o.metadata.namespace!);
@@ -55,7 +57,7 @@ export class NamespaceDefaultsController {
     if (!cm) {
       await this.ensure('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ROOT_CA_CONFIGMAP, namespace: ns }, data });
     } else if ((cm.data as Record<string, string> | undefined)?.['ca.crt'] !== this.caCert) {
-      await this.tolerate(() => this.resources.update(this.configMaps.spec, ns, ROOT_CA_CONFIGMAP, { ...cm, data }, this.ctx));
+      await this.tolerate(() => this.resources.update(this.resources.spec('', 'v1', 'configmaps'), ns, ROOT_CA_CONFIGMAP, { ...cm, data }, this.ctx));
     }
   }
 

@@ -6,6 +6,7 @@ import type { KObject } from '../machinery/object.js';
 import { systemContext } from '../apiserver/context.js';
 import type { Resources } from '../apiserver/resources.js';
 import { Informer } from '../client/informer.js';
+import { R, type ApiClient } from '../client/client.js';
 import { WorkQueue } from '../client/workqueue.js';
 
 const FINALIZER = 'kubernetes';
@@ -16,9 +17,8 @@ export class NamespaceController {
   private queue: WorkQueue;
   private ctx = systemContext('namespace-controller');
 
-  constructor(private resources: Resources, private log: (s: string) => void = () => {}) {
-    const spec = resources.spec('', 'v1', 'namespaces');
-    this.informer = new Informer(resources, spec);
+  constructor(private resources: Resources, client: ApiClient, private log: (s: string) => void = () => {}) {
+    this.informer = new Informer(client, R.namespaces);
     this.queue = new WorkQueue((k) => this.sync(k), 2, 100, 10_000, (k, e) => this.log(`namespace ${k}: ${(e as Error).message}`));
     const enqueue = (o: KObject) => o.metadata.deletionTimestamp && this.queue.add(o.metadata.name!);
     this.informer.on({ onAdd: enqueue, onUpdate: enqueue });
@@ -59,13 +59,13 @@ export class NamespaceController {
       this.queue.addAfter(name, RECHECK_MS);
       return;
     }
-    const fresh = await this.resources.tryGet(this.informer.spec, undefined, name);
+    const fresh = await this.resources.tryGet(this.resources.spec('', 'v1', 'namespaces'), undefined, name);
     if (!fresh) return;
     const spec = (fresh.spec ?? {}) as { finalizers?: string[] };
     if (!(spec.finalizers ?? []).includes(FINALIZER)) return;
     const updated = structuredClone(fresh);
     (updated.spec as { finalizers?: string[] }).finalizers = spec.finalizers!.filter((f) => f !== FINALIZER);
-    await this.resources.update(this.informer.spec, undefined, name, updated, this.ctx, 'finalize');
+    await this.resources.update(this.resources.spec('', 'v1', 'namespaces'), undefined, name, updated, this.ctx, 'finalize');
     this.log(`namespace ${name} deleted`);
   }
 }

@@ -2,30 +2,20 @@
 // belong to the control plane. Nodes (kubelets) join through the API like any other client.
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Registry } from '../api/registry.js';
-import { builtinKinds } from '../api/builtin.js';
 import type { ClusterPki } from '../cluster/pki.js';
 import type { ClusterConfig } from '../cluster/config.js';
 import { firstServiceIP } from '../cluster/config.js';
 import { SqliteStore } from '../storage/sqlite.js';
 import { MemoryStore } from '../storage/memory.js';
 import type { Store } from '../storage/store.js';
-import { Resources } from '../apiserver/resources.js';
-import { Schemas } from '../apiserver/schemas.js';
-import { Discovery } from '../apiserver/discovery.js';
-import { OpenApiServer } from '../apiserver/openapi.js';
-import { Authenticator } from '../apiserver/authn.js';
-import { ApiHandler } from '../apiserver/handler.js';
 import { listen } from '../apiserver/server.js';
-import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.js';
-import { ServiceAllocation } from '../apiserver/admission/service-allocation.js';
-import { registerReviews } from '../apiserver/reviews.js';
 import { NamespaceController } from '../controllers/namespace.js';
 import { GarbageCollector } from '../controllers/garbage-collector.js';
 import { CrdController } from '../controllers/crd.js';
 import { NamespaceDefaultsController } from '../controllers/namespace-defaults.js';
 import { bootstrap } from './bootstrap.js';
-import { KUBERNETES_VERSION } from './version.js';
+import { createApi } from './api.js';
+import type { Resources } from '../apiserver/resources.js';
 
 export interface ControlPlaneOptions {
   name: string;
@@ -54,30 +44,13 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     mkdirSync(dataDir, { recursive: true });
     store = SqliteStore.open(path.join(dataDir, 'skiff.db'));
   }
-  const registry = new Registry();
-  for (const k of builtinKinds()) registry.add(k);
-  const schemas = new Schemas();
-  const resources = new Resources(store, registry, schemas);
-  const services = new ServiceAllocation(opts.cluster.networking.serviceSubnet);
-  resources.use(namespaceLifecycle);
-  resources.use(services);
-
-  const staticTokens = new Map([[opts.pki.adminToken, { name: 'kubernetes-admin', groups: ['system:masters'] }]]);
-  const authn = new Authenticator(staticTokens);
-  let ready = false;
-  const handler = new ApiHandler({
-    resources,
-    discovery: new Discovery(registry),
-    openapi: new OpenApiServer(registry),
-    authn,
-    version: KUBERNETES_VERSION,
-    ready: () => ready,
-    serverAddress: `${opts.host}:${opts.port}`,
-  });
-  registerReviews(handler.subresources, authn);
+  const tokens = new Map([[opts.pki.adminToken, { name: 'kubernetes-admin', groups: ['system:masters'] }]]);
+  const api = createApi(store, { serviceSubnet: opts.cluster.networking.serviceSubnet, tokens, serverAddress: `${opts.host}:${opts.port}` });
+  const { resources, schemas, services, handler } = api;
 
   // Custom kinds must be registered before anything serves or collects garbage.
-  const crds = new CrdController(resources, schemas, opts.log);
+  const client = api.client('system:kube-controller-manager');
+  const crds = new CrdController(resources, client, schemas, opts.log);
   await crds.start();
   await services.rebuild(resources);
   const server = await listen(handler, { cert: opts.pki.apiServer.cert, key: opts.pki.apiServer.key, ca: opts.pki.ca.cert }, opts.host, opts.port);
@@ -86,20 +59,20 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     apiServerPort: server.port,
     kubernetesServiceIP: firstServiceIP(opts.cluster.networking.serviceSubnet),
   });
-  const namespaces = new NamespaceController(resources, opts.log);
+  const namespaces = new NamespaceController(resources, client, opts.log);
   const gc = new GarbageCollector(resources, opts.log);
-  const namespaceDefaults = new NamespaceDefaultsController(resources, opts.pki.ca.cert, opts.log);
+  const namespaceDefaults = new NamespaceDefaultsController(resources, client, opts.pki.ca.cert, opts.log);
   await namespaces.start();
   await gc.start();
   await namespaceDefaults.start();
-  ready = true;
+  api.setReady(true);
   opts.log(`control plane "${opts.name}" ready on https://${opts.host}:${server.port} in ${Date.now() - started} ms`);
 
   return {
     port: server.port,
     resources,
     async close() {
-      ready = false;
+      api.setReady(false);
       namespaces.stop();
       gc.stop();
       namespaceDefaults.stop();

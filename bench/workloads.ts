@@ -1,0 +1,142 @@
+// The API workloads, identical for every target: 10,000 creates watched by one watcher, 10,000
+// gets, lists (whole and paged); then 10,000 creates fanned out to 100 watchers.
+import { runPool, type PoolResult } from './pool.js';
+import { cpuMs } from './procs.js';
+import { median, percentile, perSecond, sleep } from './stats.js';
+import type { Target, WatchCounter } from './targets.js';
+
+export interface BenchOptions {
+  count: number;
+  concurrency: number;
+  watchers: number;
+  /** Time limit of each phase, ms. */
+  phaseLimitMs: number;
+}
+
+export interface OpStats {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  firstError?: string;
+  done: number;
+}
+
+export interface CrudResult {
+  create: OpStats;
+  get: OpStats;
+  /** Events/s delivered to the one watcher, from the first create to the last event received. */
+  watchPerSecond: number;
+  watchMissed: number;
+  listAllMs: number;
+  listPagedMs: number;
+  /** Server CPU time per 1,000 creates (including the watch delivery) and per 1,000 gets. */
+  cpuPerKCreateMs: number;
+  cpuPerKGetMs: number;
+  /** This (client) process's CPU per 1,000 creates: shows when the client, not the server, is the limit. */
+  clientCpuPerKCreateMs: number;
+}
+
+export interface FanoutResult {
+  watchers: number;
+  create: OpStats;
+  /** Events received by all watchers together, per second. */
+  eventsPerSecond: number;
+  missed: number;
+  unexpected: number;
+  /** Time from the first create until the last watcher had its last event. */
+  deliveryMs: number;
+  cpuMs: number;
+}
+
+const LIST_RUNS = 3;
+
+function opStats(r: PoolResult): OpStats {
+  return {
+    perSecond: perSecond(r.done, r.ms),
+    p50: percentile(r.latencies, 50),
+    p99: percentile(r.latencies, 99),
+    errors: r.errors + (r.timedOut ? 1 : 0),
+    firstError: r.firstError ?? (r.timedOut ? `time limit reached after ${r.done} operations` : undefined),
+    done: r.done,
+  };
+}
+
+/** Wait until every watcher has `expected` events, or the deadline, or no progress for `stallMs`. */
+async function awaitEvents(watchers: WatchCounter[], expected: number, deadline: number, stallMs = 10_000): Promise<void> {
+  let total = -1;
+  let progressAt = performance.now();
+  while (performance.now() < deadline && performance.now() - progressAt < stallMs) {
+    const now = watchers.reduce((s, w) => s + w.events, 0);
+    if (watchers.every((w) => w.events >= expected)) return;
+    if (now !== total) [total, progressAt] = [now, performance.now()];
+    await sleep(20);
+  }
+}
+
+const missedOf = (watchers: WatchCounter[], expected: number) => watchers.reduce((s, w) => s + Math.max(0, expected - w.events), 0);
+
+async function timeList(target: Target, ns: string, count: number, limit?: number): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < LIST_RUNS; i++) {
+    const t = performance.now();
+    const n = await target.list(ns, limit);
+    runs.push(performance.now() - t);
+    if (n !== count) throw new Error(`${target.label}: listed ${n} items, expected ${count}`);
+  }
+  return median(runs);
+}
+
+export async function runCrud(target: Target, ns: string, o: BenchOptions): Promise<CrudResult> {
+  await target.prepare(ns);
+  const watcher = await target.watch(ns);
+  const cpu0 = cpuMs(target.pid);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  const creates = await runPool(o.count, o.concurrency, (i) => target.create(ns, i), o.phaseLimitMs);
+  await awaitEvents([watcher], creates.done, t0 + o.phaseLimitMs);
+  const cpu1 = cpuMs(target.pid);
+  const client = process.cpuUsage(client0);
+  watcher.close();
+  const watchPerSecond = perSecond(watcher.events, watcher.lastEventAt - t0);
+  // Gets in a scattered order, so no two neighbours hit the same page in a row.
+  const gets = await runPool(o.count, o.concurrency, (i) => target.get(ns, (i * 7919) % o.count), o.phaseLimitMs);
+  const cpu2 = cpuMs(target.pid);
+  return {
+    create: opStats(creates),
+    get: opStats(gets),
+    watchPerSecond,
+    watchMissed: missedOf([watcher], o.count) + watcher.unexpected,
+    listAllMs: await timeList(target, ns, o.count),
+    listPagedMs: await timeList(target, ns, o.count, 500),
+    cpuPerKCreateMs: ((cpu1 - cpu0) / creates.done) * 1000,
+    cpuPerKGetMs: ((cpu2 - cpu1) / gets.done) * 1000,
+    clientCpuPerKCreateMs: ((client.user + client.system) / 1000 / creates.done) * 1000,
+  };
+}
+
+export async function runFanout(target: Target, ns: string, o: BenchOptions): Promise<FanoutResult> {
+  await target.prepare(ns);
+  const watchers: WatchCounter[] = [];
+  try {
+    // Each watcher on its own connection, as 100 separate clients would be.
+    for (let i = 0; i < o.watchers; i++) watchers.push(await target.watch(ns));
+    const cpu0 = cpuMs(target.pid);
+    const t0 = performance.now();
+    const creates = await runPool(o.count, o.concurrency, (i) => target.create(ns, i), o.phaseLimitMs);
+    await awaitEvents(watchers, creates.done, t0 + 2 * o.phaseLimitMs);
+    const lastAt = Math.max(...watchers.map((w) => w.lastEventAt));
+    const received = watchers.reduce((s, w) => s + w.events, 0);
+    return {
+      watchers: watchers.length,
+      create: opStats(creates),
+      eventsPerSecond: perSecond(received, lastAt - t0),
+      missed: missedOf(watchers, o.count),
+      unexpected: watchers.reduce((s, w) => s + w.unexpected, 0),
+      deliveryMs: lastAt - t0,
+      cpuMs: cpuMs(target.pid) - cpu0,
+    };
+  } finally {
+    for (const w of watchers) w.close();
+  }
+}

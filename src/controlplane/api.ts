@@ -1,0 +1,70 @@
+// The API half of the control plane, without a listener: registry, schemas, REST semantics,
+// admission, authentication and the HTTP handler. `run.ts` puts it on a socket; tests use it
+// in-process.
+import { Registry } from '../api/registry.js';
+import { builtinKinds } from '../api/builtin.js';
+import type { Store } from '../storage/store.js';
+import { Resources } from '../apiserver/resources.js';
+import { Schemas } from '../apiserver/schemas.js';
+import { Discovery } from '../apiserver/discovery.js';
+import { OpenApiServer } from '../apiserver/openapi.js';
+import { Authenticator } from '../apiserver/authn.js';
+import { ApiHandler } from '../apiserver/handler.js';
+import type { UserInfo } from '../apiserver/context.js';
+import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.js';
+import { ServiceAllocation } from '../apiserver/admission/service-allocation.js';
+import { registerReviews } from '../apiserver/reviews.js';
+import { InProcessClient } from '../client/in-process.js';
+import { KUBERNETES_VERSION } from './version.js';
+
+export interface ApiOptions {
+  serviceSubnet: string;
+  /** Static bearer tokens (the admin token, node join tokens). */
+  tokens?: Map<string, UserInfo>;
+  /** host:port advertised in legacy discovery. */
+  serverAddress?: string;
+}
+
+export interface Api {
+  registry: Registry;
+  schemas: Schemas;
+  resources: Resources;
+  services: ServiceAllocation;
+  authn: Authenticator;
+  handler: ApiHandler;
+  /** A client for components hosted in this process, acting as `identity`. */
+  client(identity: string): InProcessClient;
+  setReady(ready: boolean): void;
+}
+
+export function createApi(store: Store, opts: ApiOptions): Api {
+  const registry = new Registry();
+  for (const k of builtinKinds()) registry.add(k);
+  const schemas = new Schemas();
+  const resources = new Resources(store, registry, schemas);
+  const services = new ServiceAllocation(opts.serviceSubnet);
+  resources.use(namespaceLifecycle);
+  resources.use(services);
+  const authn = new Authenticator(opts.tokens ?? new Map());
+  let ready = false;
+  const handler = new ApiHandler({
+    resources,
+    discovery: new Discovery(registry),
+    openapi: new OpenApiServer(registry),
+    authn,
+    version: KUBERNETES_VERSION,
+    ready: () => ready,
+    serverAddress: opts.serverAddress ?? '',
+  });
+  registerReviews(handler.subresources, authn);
+  return {
+    registry,
+    schemas,
+    resources,
+    services,
+    authn,
+    handler,
+    client: (identity) => new InProcessClient(resources, identity, handler.subresources),
+    setReady: (r) => (ready = r),
+  };
+}
