@@ -1,15 +1,16 @@
 // `npm run bench`: the API server and store, each figure next to an anchor measured in this run.
 //   node dist/bench/run.js [--runs 5] [--count 10000] [--concurrency 32] [--watchers 100]
 //                          [--no-etcd] [--cpu-prof DIR]
-// --cpu-prof DIR runs the workload cluster (CLI and server) under node --cpu-prof, writing the
-// profiles to DIR when the cluster is deleted; its start-up is then left out of the figures.
+// --cpu-prof DIR runs the workload cluster (CLI and server) under the V8 profiler (see
+// cpu-profile-preload.ts), writing .cpuprofile files to DIR when the cluster is deleted; its
+// start-up is then left out of the figures.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { etcdInstalled, startEtcd, type Etcd } from './etcd.js';
-import { bareNodeRssMb, memoryMb, timeCommand } from './procs.js';
+import { bareNodeRssMb, cpuMs, memoryMb, timeCommand } from './procs.js';
 import { Report } from './report.js';
 import { SkiffEnv } from './skiff.js';
 import { fmt, median, sleep } from './stats.js';
@@ -28,7 +29,7 @@ const { values: args } = parseArgs({
   },
 });
 const RUNS = Number(args.runs);
-const OPTS: BenchOptions = { count: Number(args.count), concurrency: Number(args.concurrency), watchers: Number(args.watchers), phaseLimitMs: 60_000 };
+const OPTS: BenchOptions = { count: Number(args.count), concurrency: Number(args.concurrency), watchers: Number(args.watchers), phaseLimitMs: 60_000, fanoutLimitMs: 30_000 };
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 /** The whole bench is abandoned (and cleaned up) past this. */
 const OVERALL_LIMIT_MS = 15 * 60_000;
@@ -84,7 +85,8 @@ async function measureSkiffStartup(): Promise<Startup> {
   }
   if (PROFILE_DIR) {
     mkdirSync(PROFILE_DIR, { recursive: true });
-    await skiff.create(WORKLOAD_CLUSTER, { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` });
+    const preload = new URL('./cpu-profile-preload.js', import.meta.url).href;
+    await skiff.create(WORKLOAD_CLUSTER, { NODE_OPTIONS: `--import ${preload}`, SKIFF_BENCH_PROF_DIR: PROFILE_DIR });
   }
   return s;
 }
@@ -136,7 +138,8 @@ function release(t: Target): void {
 
 function describeOp(label: string, s: OpStats): string {
   const errors = s.errors ? `  !!! ${s.errors} ERRORS (first: ${s.firstError})` : '';
-  return `${label} ${fmt(s.perSecond)}/s  p50 ${fmt(s.p50)} ms  p99 ${fmt(s.p99)} ms${errors}`;
+  const cut = s.timedOut ? ` (cut short by the time limit after ${s.done})` : '';
+  return `${label} ${fmt(s.perSecond)}/s  p50 ${fmt(s.p50)} ms  p99 ${fmt(s.p99)} ms${cut}${errors}`;
 }
 
 function printCrud(label: string, r: CrudResult): void {
@@ -146,7 +149,7 @@ function printCrud(label: string, r: CrudResult): void {
 }
 
 function printFanout(label: string, r: FanoutResult): void {
-  console.log(`${label}: ${r.watchers} watchers, ${describeOp('create', r.create)}, ${fmt(r.eventsPerSecond)} events/s delivered, all delivered after ${fmt(r.deliveryMs)} ms, server CPU ${fmt(r.cpuMs)} ms, missed ${r.missed}`);
+  console.log(`${label}: ${r.watchers} watchers, ${describeOp('create', r.create)}, ${fmt(r.eventsPerSecond)} events/s delivered, last one after ${fmt(r.deliveryMs)} ms, server CPU ${fmt(r.cpuMs)} ms, missed ${r.missed}`);
   if (r.missed || r.unexpected) console.log(`!!! ${label}: EVENTS MISSED: ${r.missed}, UNEXPECTED LINES: ${r.unexpected} !!!`);
 }
 
@@ -278,16 +281,22 @@ async function main(): Promise<void> {
   await sleep(2 * IDLE_SETTLE_MS);
   const after = memoryMb(pid);
 
+  // The anchor must run alone: Skiff's idle server should burn no CPU meanwhile.
+  const skiffCpuBefore = cpuMs(pid);
   let etcd: EtcdResults | undefined;
   if (args['no-etcd']) console.log('etcd anchor skipped (--no-etcd).');
   else if (!etcdInstalled()) console.log('etcd anchor SKIPPED: etcd is not installed (Debian: apt-get install etcd-server).');
   else etcd = await benchEtcd();
+  const skiffCpuDuringAnchors = cpuMs(pid) - skiffCpuBefore;
 
   progress('in-process store anchor (bench/store.ts)');
   const store = await runStoreAnchor(OPTS.count);
   console.log(`in-process store anchor (node dist/bench/store.js ${OPTS.count}):\n  ${store.output.split('\n').join('\n  ')}`);
 
-  console.log('\n' + buildReport({ startup, nodeMs, bareNodeMb, idleMb, afterMb: after.rss, peakMb: after.peak, crud, fanout, etcd, store }).render());
+  const report = buildReport({ startup, nodeMs, bareNodeMb, idleMb, afterMb: after.rss, peakMb: after.peak, crud, fanout, etcd, store });
+  report.notes.push(`the idle Skiff server used ${fmt(skiffCpuDuringAnchors)} ms of CPU while the etcd anchor ran.`);
+  if (etcd?.fanout.create.timedOut) report.notes.push(`etcd fan-out: creates cut short by the ${OPTS.fanoutLimitMs / 1000} s limit after ${etcd.fanout.create.done}; its events/s and missed count refer to those.`);
+  console.log('\n' + report.render());
 }
 
 try {

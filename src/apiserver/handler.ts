@@ -35,8 +35,20 @@ const UNAUTHENTICATED_PATHS = new Set(['/healthz', '/livez', '/readyz', '/versio
 const DEFAULT_WATCH_TIMEOUT_S = 1800;
 const BOOKMARK_INTERVAL_MS = 15_000;
 
+/** A read-only resource whose objects are computed on request (metrics.k8s.io). */
+export interface ComputedResource {
+  list(namespace: string | undefined, labelSelector: string | undefined): Promise<KObject[]>;
+  get(namespace: string | undefined, name: string): Promise<KObject>;
+}
+
 export class ApiHandler {
   readonly subresources: SubresourceHandlers;
+  private computed = new Map<string, ComputedResource>();
+
+  /** Serve a computed resource at group/version/plural (its KindSpec must be registered). */
+  registerComputed(group: string, version: string, plural: string, r: ComputedResource): void {
+    this.computed.set(`${group}/${version}/${plural}`, r);
+  }
 
   constructor(private deps: ApiDeps) {
     this.subresources = new SubresourceHandlers(deps.resources);
@@ -118,6 +130,15 @@ export class ApiHandler {
     }
     const sub = info.subresource === 'status' || info.subresource === 'finalize' ? info.subresource : undefined;
     if (sub === 'status' && !spec.subresources?.status) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+    const computed = this.computed.get(`${spec.group}/${spec.version}/${spec.plural}`);
+    if (computed) {
+      if (info.verb === 'get') return this.respond(req, res, spec, await computed.get(ns, info.name!), ctx);
+      if (info.verb !== 'list') throw errors.methodNotAllowed();
+      const items = await computed.list(ns, q.get('labelSelector') ?? undefined);
+      const format = negotiate(header(req, 'accept'), true);
+      if (format.kind === 'table') return sendFormatted(res, 200, toTable(spec, items, {}, includeOf(q), format.version), format, ctx.warnings);
+      return sendFormatted(res, 200, { kind: spec.listKind ?? `${spec.kind}List`, apiVersion: apiVersion(spec), metadata: {}, items }, format, ctx.warnings);
+    }
     if (spec.virtual) {
       if (info.verb !== 'create') throw errors.methodNotAllowed();
       const body = decodeObjectBody(header(req, 'content-type'), await readBody(req as never));

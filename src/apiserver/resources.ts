@@ -573,6 +573,26 @@ export class Resources {
     }
   }
 
+  /**
+   * A server-internal write that skips the update strategy (what upstream's subresource storage
+   * does for pods/binding): read, mutate, compare-and-swap, retrying on conflicts. `mutate` may
+   * throw a StatusError to refuse.
+   */
+  async guaranteedUpdate(spec: KindSpec, namespace: string | undefined, name: string, mutate: (obj: KObject) => void): Promise<KObject> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(spec, namespace, name);
+      const next = deepCopy(current);
+      mutate(next);
+      const key = objectKey(spec, current.metadata.namespace, name);
+      try {
+        return this.fromStorage(spec, await this.store.update(key, this.toStorage(spec, next), Number(current.metadata.resourceVersion)));
+      } catch (e) {
+        if (e instanceof StoreError && e.code === 'Conflict' && attempt < MAX_CAS_RETRIES) continue;
+        return this.mapStoreError(spec, name, e);
+      }
+    }
+  }
+
   async deleteCollection(spec: KindSpec, namespace: string | undefined, listOpts: ListOptions, opts: DeleteOptions, ctx: RequestContext): Promise<KObject[]> {
     const { items } = await this.list(spec, namespace, { labelSelector: listOpts.labelSelector, fieldSelector: listOpts.fieldSelector });
     const out: KObject[] = [];

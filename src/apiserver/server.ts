@@ -2,6 +2,8 @@
 // (not required: bearer tokens and the health endpoints work without one).
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ApiHandler } from './handler.js';
 
 export interface TlsMaterial {
@@ -17,7 +19,9 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-export async function listen(handler: ApiHandler, tls: TlsMaterial, host: string, port: number): Promise<Listening> {
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export async function listen(handler: ApiHandler, tls: TlsMaterial, host: string, port: number, upgrade?: UpgradeHandler): Promise<Listening> {
   const server = http2.createSecureServer(
     { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false, allowHTTP1: true },
     handler.handle,
@@ -26,6 +30,11 @@ export async function listen(handler: ApiHandler, tls: TlsMaterial, host: string
   server.on('secureConnection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
+  });
+  // exec/attach/port-forward arrive as HTTP/1.1 upgrades (kubectl never upgrades over HTTP/2).
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (upgrade) upgrade(req, socket, head);
+    else socket.destroy();
   });
   // A client that never finishes its TLS handshake must not pin a socket forever.
   server.on('tlsClientError', () => {});

@@ -66,6 +66,10 @@ export const DEFAULT_SERVICE_SUBNET = '127.96.0.0/12';
 
 export class ConfigError extends Error {}
 
+function isLoopbackRange(c: { family: 4 | 6; base: bigint; bits: number }): boolean {
+  return c.family === 4 && c.bits >= 8 && c.base >> 24n === 127n;
+}
+
 const CLUSTER_FIELDS = ['kind', 'apiVersion', 'name', 'nodes', 'networking', 'featureGates', 'runtimeConfig',
   'kubeadmConfigPatches', 'kubeadmConfigPatchesJSON6902', 'containerdConfigPatches', 'containerdConfigPatchesJSON6902'];
 const NODE_FIELDS = ['role', 'image', 'labels', 'extraMounts', 'extraPortMappings', 'gpus',
@@ -264,10 +268,22 @@ function parse(text: string, nameOverride: string | undefined): ParsedClusterCon
   if (!net.isIP(apiServerAddress)) throw new ConfigError(`networking.apiServerAddress: "${apiServerAddress}" is not an IP address`);
   // kind's -1 means "let the backend choose"; for Skiff that is the same as unset.
   const apiServerPort = Math.max(0, int(netIn.apiServerPort, 'networking.apiServerPort', -1, 65535) ?? 0);
-  const podSubnet = str(netIn.podSubnet, 'networking.podSubnet') ?? DEFAULT_POD_SUBNET;
-  const serviceSubnet = str(netIn.serviceSubnet, 'networking.serviceSubnet') ?? DEFAULT_SERVICE_SUBNET;
-  const podCidr = parseCidr(podSubnet, 'networking.podSubnet');
-  const svcCidr = parseCidr(serviceSubnet, 'networking.serviceSubnet');
+  let podSubnet = str(netIn.podSubnet, 'networking.podSubnet') ?? DEFAULT_POD_SUBNET;
+  let serviceSubnet = str(netIn.serviceSubnet, 'networking.serviceSubnet') ?? DEFAULT_SERVICE_SUBNET;
+  let podCidr = parseCidr(podSubnet, 'networking.podSubnet');
+  let svcCidr = parseCidr(serviceSubnet, 'networking.serviceSubnet');
+  // Pods and service VIPs live on the host's loopback network in the process runtime: a range
+  // elsewhere (kind's 10.244.0.0/16, the workshop's 178.16.0.0/12) would not be reachable.
+  if (!isLoopbackRange(podCidr)) {
+    warnings.push(`networking.podSubnet ${podSubnet} is outside 127.0.0.0/8: Skiff's process runtime gives pods loopback addresses, so ${DEFAULT_POD_SUBNET} is used`);
+    podSubnet = DEFAULT_POD_SUBNET;
+    podCidr = parseCidr(podSubnet, 'networking.podSubnet');
+  }
+  if (!isLoopbackRange(svcCidr)) {
+    warnings.push(`networking.serviceSubnet ${serviceSubnet} is outside 127.0.0.0/8: Skiff serves service IPs on the host's loopback network, so ${DEFAULT_SERVICE_SUBNET} is used`);
+    serviceSubnet = DEFAULT_SERVICE_SUBNET;
+    svcCidr = parseCidr(serviceSubnet, 'networking.serviceSubnet');
+  }
   const pod = network(podCidr);
   const svc = network(svcCidr);
   if (podCidr.family === svcCidr.family && pod.start <= svc.end && svc.start <= pod.end) {

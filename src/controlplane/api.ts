@@ -13,16 +13,22 @@ import { ApiHandler } from '../apiserver/handler.js';
 import type { UserInfo } from '../apiserver/context.js';
 import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.js';
 import { ServiceAllocation } from '../apiserver/admission/service-allocation.js';
+import { NodeIpam } from '../apiserver/admission/node-ipam.js';
 import { registerReviews } from '../apiserver/reviews.js';
+import { registerPodSubresources } from '../apiserver/pod-subresources.js';
+import { KubeletProxy, type KubeletClientCredentials } from '../apiserver/kubelet-proxy.js';
 import { InProcessClient } from '../client/in-process.js';
 import { KUBERNETES_VERSION } from './version.js';
 
 export interface ApiOptions {
   serviceSubnet: string;
+  podSubnet?: string;
   /** Static bearer tokens (the admin token, node join tokens). */
   tokens?: Map<string, UserInfo>;
   /** host:port advertised in legacy discovery. */
   serverAddress?: string;
+  /** The client certificate the API server presents to kubelets (logs, exec, attach, port-forward). */
+  kubeletClient?: KubeletClientCredentials;
 }
 
 export interface Api {
@@ -30,8 +36,11 @@ export interface Api {
   schemas: Schemas;
   resources: Resources;
   services: ServiceAllocation;
+  nodeIpam: NodeIpam;
   authn: Authenticator;
   handler: ApiHandler;
+  /** Relays exec/attach/port-forward upgrades to kubelets (when kubeletClient was given). */
+  kubeletProxy?: KubeletProxy;
   /** A client for components hosted in this process, acting as `identity`. */
   client(identity: string): InProcessClient;
   setReady(ready: boolean): void;
@@ -45,6 +54,8 @@ export function createApi(store: Store, opts: ApiOptions): Api {
   const services = new ServiceAllocation(opts.serviceSubnet);
   resources.use(namespaceLifecycle);
   resources.use(services);
+  const nodeIpam = new NodeIpam(opts.podSubnet ?? '127.244.0.0/16');
+  resources.use(nodeIpam);
   const authn = new Authenticator(opts.tokens ?? new Map());
   let ready = false;
   const handler = new ApiHandler({
@@ -57,13 +68,18 @@ export function createApi(store: Store, opts: ApiOptions): Api {
     serverAddress: opts.serverAddress ?? '',
   });
   registerReviews(handler.subresources, authn);
+  registerPodSubresources(handler.subresources, resources);
+  const kubeletProxy = opts.kubeletClient ? new KubeletProxy(resources, authn, opts.kubeletClient) : undefined;
+  kubeletProxy?.register(handler.subresources);
   return {
     registry,
     schemas,
     resources,
     services,
+    nodeIpam,
     authn,
     handler,
+    kubeletProxy,
     client: (identity) => new InProcessClient(resources, identity, handler.subresources),
     setReady: (r) => (ready = r),
   };

@@ -45,7 +45,7 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     store = SqliteStore.open(path.join(dataDir, 'skiff.db'));
   }
   const tokens = new Map([[opts.pki.adminToken, { name: 'kubernetes-admin', groups: ['system:masters'] }]]);
-  const api = createApi(store, { serviceSubnet: opts.cluster.networking.serviceSubnet, tokens, serverAddress: `${opts.host}:${opts.port}` });
+  const api = createApi(store, { serviceSubnet: opts.cluster.networking.serviceSubnet, podSubnet: opts.cluster.networking.podSubnet, tokens, serverAddress: `${opts.host}:${opts.port}` });
   const { resources, schemas, services, handler } = api;
 
   // Custom kinds must be registered before anything serves or collects garbage.
@@ -53,6 +53,7 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
   const crds = new CrdController(resources, client, schemas, opts.log);
   await crds.start();
   await services.rebuild(resources);
+  await api.nodeIpam.rebuild(resources);
   const server = await listen(handler, { cert: opts.pki.apiServer.cert, key: opts.pki.apiServer.key, ca: opts.pki.ca.cert }, opts.host, opts.port);
   await bootstrap(resources, {
     apiServerHost: opts.host,

@@ -6,11 +6,13 @@
 // are skipped; the prometheus-operator custom resources are applied once the workshop's own
 // CustomResourceDefinitions are established.
 //
-// Isolation: every file gets its own namespace (ws-NNN) so that the many workshop files that
+// Isolation and speed: every file gets its own namespace (ws-NNN), so the many workshop files that
 // reuse one name in one namespace (variants of the same Deployment, Pod…) are all created rather
-// than applied as updates of each other. A namespaced document that names a namespace N is moved
-// into ws-NNN-N (the only edit made to a document; all other documents are sent byte for byte).
-// Cluster-scoped documents are applied as written (only Namespaces repeat across files).
+// than applied as updates of each other; a namespaced document that names a namespace N goes to
+// ws-NNN-N. The target namespace is written into each namespaced document (the only edit; the
+// `yaml` package re-serialises it) so that one `kubectl apply` takes a whole folder. Documents
+// without namespaced objects (Namespaces, PersistentVolumes, StorageClasses, ClusterRoles, CRDs…)
+// are sent byte for byte; only Namespaces recur across files.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -220,33 +222,32 @@ function targetNamespace(f: WFile, o: Obj): string {
   return own ? `${f.ns}-${own}`.slice(0, 63).replace(/-+$/, '') : f.ns;
 }
 
-/** kubectl's `apply` output name for an object: kind.group/name. */
-function printedName(o: Obj): string {
+/** kubectl's name for an object's resource type: kind.group (lower case). */
+function resourceOf(o: Obj): string {
   const g = groupOf(str(o.apiVersion));
-  return `${str(o.kind).toLowerCase()}${g ? `.${g}` : ''}/${str(o.metadata?.name)}`;
+  return `${str(o.kind).toLowerCase()}${g ? `.${g}` : ''}`;
 }
+
+/** kubectl's `apply` output name for an object: kind.group/name. */
+const printedName = (o: Obj) => `${resourceOf(o)}/${str(o.metadata?.name)}`;
 
 /**
- * The stdin for one `kubectl apply` of some documents of a file, and its arguments. Documents
- * go byte for byte with `-n <file namespace>` unless one of them names its own namespace;
- * then every namespaced object of the batch gets its target namespace written in.
+ * A document as sent to kubectl: byte for byte when it holds no namespaced object; otherwise its
+ * namespaced objects get their target namespace written in (so that the documents of many files
+ * can go in one `kubectl apply`, without `-n`).
  */
-function batch(f: WFile, docs: WDoc[]): { args: string[]; input: string } {
-  const explicit = docs.some((d) => objectsOf(d.obj).some((o) => scopeOf(o) === 'Namespaced' && str(o.metadata?.namespace) !== ''));
-  if (!explicit) return { args: ['apply', '-f', '-', '-n', f.ns], input: docs.map((d) => d.text).join('\n---\n') + '\n' };
-  const texts = docs.map((d) => {
-    const doc = YAML.parseDocument(d.text);
-    const place = (o: Obj, at: (string | number)[]) => {
-      if (scopeOf(o) === 'Namespaced') doc.setIn([...at, 'metadata', 'namespace'], targetNamespace(f, o));
-    };
-    if (str(d.obj.kind).endsWith('List') && Array.isArray(d.obj.items)) d.obj.items.forEach((o, i) => place(o as Obj, ['items', i]));
-    else place(d.obj, []);
-    return doc.toString();
-  });
-  return { args: ['apply', '-f', '-'], input: texts.join('\n---\n') };
+function render(f: WFile, d: WDoc): string {
+  if (!objectsOf(d.obj).some((o) => scopeOf(o) === 'Namespaced')) return d.text;
+  const doc = YAML.parseDocument(d.text);
+  const place = (o: Obj, at: (string | number)[]) => {
+    if (scopeOf(o) === 'Namespaced') doc.setIn([...at, 'metadata', 'namespace'], targetNamespace(f, o));
+  };
+  if (str(d.obj.kind).endsWith('List') && Array.isArray(d.obj.items)) d.obj.items.forEach((o, i) => place(o as Obj, ['items', i]));
+  else place(d.obj, []);
+  return doc.toString();
 }
 
-/** Every namespace the accepted and custom documents go to. */
+/** Every namespace the accepted, custom and invalid documents go to. */
 function namespacesNeeded(): string[] {
   const out = new Set<string>();
   for (const f of files)
@@ -256,18 +257,94 @@ function namespacesNeeded(): string[] {
   return [...out].sort();
 }
 
-/** Serialises the files that apply Namespace documents (the same Namespace recurs across files). */
-let namespaceLock: Promise<unknown> = Promise.resolve();
-function withNamespaceLock<T>(fn: () => Promise<T>): Promise<T> {
-  const p = namespaceLock.then(fn, fn);
-  namespaceLock = p.catch(() => undefined);
-  return p;
+const key = (kind: string, ns: string, name: string) => `${kind}/${ns}/${name}`;
+
+interface Applied {
+  /** kubectl's result per folder. */
+  byFolder: Map<string, { args: string[]; code: number; stdout: string; stderr: string }>;
+  /** kind/namespace/name of every object of those kinds the server lists afterwards. */
+  stored: Set<string>;
+  items: Obj[];
+  /** Resource types kubectl could not list, with its error. */
+  unlisted: Map<string, string>;
+}
+
+/**
+ * Applies the documents of one class folder by folder (one `kubectl apply` per folder, a few at a
+ * time; folders with Namespace documents one after the other, as the same Namespace recurs across
+ * folders), then lists every resource type involved with `kubectl get -A`.
+ */
+async function applyByFolder(cls: Cls): Promise<Applied> {
+  const folders = new Map<string, { f: WFile; d: WDoc }[]>();
+  for (const f of files)
+    for (const d of f.docs)
+      if (d.cls === cls) {
+        const dir = path.dirname(f.rel);
+        if (!folders.has(dir)) folders.set(dir, []);
+        folders.get(dir)!.push({ f, d });
+      }
+  const byFolder: Applied['byFolder'] = new Map();
+  const run = async (dir: string, docs: { f: WFile; d: WDoc }[]) => {
+    const args = ['apply', '-f', '-'];
+    const r = await c.kubectl(args, { input: docs.map(({ f, d }) => render(f, d)).join('\n---\n'), timeoutMs: 120_000 });
+    byFolder.set(dir, { args, ...r });
+  };
+  const withNs = [...folders].filter(([, docs]) => docs.some(({ d }) => objectsOf(d.obj).some((o) => o.kind === 'Namespace')));
+  const others = [...folders].filter(([dir]) => !withNs.some(([x]) => x === dir));
+  const pool = async () => {
+    for (let e = others.shift(); e; e = others.shift()) await run(...e);
+  };
+  await Promise.all([
+    (async () => {
+      for (const e of withNs) await run(...e);
+    })(),
+    pool(),
+    pool(),
+    pool(),
+  ]);
+  // List every resource type involved, one `kubectl get -A` per type (an unserved type fails alone).
+  const types = new Set<string>();
+  for (const [, docs] of folders)
+    for (const { d } of docs) for (const o of objectsOf(d.obj)) types.add(resourceOf(o));
+  const items: Obj[] = [];
+  const unlisted = new Map<string, string>();
+  const queue = [...types].sort();
+  const lister = async () => {
+    for (let type = queue.shift(); type; type = queue.shift()) {
+      const r = await c.kubectl(['get', type, '-A', '-o', 'json'], { timeoutMs: 120_000 });
+      if (r.code === 0) items.push(...((JSON.parse(r.stdout) as { items?: Obj[] }).items ?? []));
+      else unlisted.set(type, r.stderr.trim());
+    }
+  };
+  await Promise.all([lister(), lister(), lister()]);
+  const stored = new Set(items.map((o) => key(str(o.kind), str(o.metadata?.namespace), str(o.metadata?.name))));
+  return { byFolder, stored, items, unlisted };
+}
+
+/** Every object of a file's documents of this class was created (or, for Namespaces, applied). */
+function assertFileApplied(applied: Applied, f: WFile, cls: Cls): void {
+  const r = applied.byFolder.get(path.dirname(f.rel))!;
+  const lines = r.stdout.split('\n');
+  const problems: string[] = [];
+  for (const d of f.docs.filter((x) => x.cls === cls))
+    for (const o of objectsOf(d.obj)) {
+      const name = printedName(o);
+      const ns = scopeOf(o) === 'Namespaced' ? targetNamespace(f, o) : '';
+      const verb = o.kind === 'Namespace' ? /^(created|configured|unchanged)$/ : /^created$/;
+      const reported = lines.some((l) => l.startsWith(`${name} `) && verb.test(l.slice(name.length + 1)));
+      const stored = applied.stored.has(key(str(o.kind), ns, str(o.metadata?.name)));
+      if (!reported || !stored)
+        problems.push(
+          `document #${d.index}: ${str(o.apiVersion)} ${str(o.kind)} "${str(o.metadata?.name)}"${ns ? ` in ${ns}` : ''}: ` +
+            `${reported ? 'reported' : 'not reported'} as applied, ${stored ? 'stored' : `not stored${applied.unlisted.has(resourceOf(o)) ? ` (kubectl get: ${applied.unlisted.get(resourceOf(o))})` : ''}`}`,
+        );
+    }
+  assert.deepEqual(problems, [], `${f.rel}: kubectl ${r.args.join(' ')} for its folder exited ${r.code}; its stderr:\n${r.stderr}`);
 }
 
 // ---- the tests -------------------------------------------------------------------------------
 
 let c: TestCluster;
-const created: { kind: string; apiVersion: string; ns: string; name: string }[] = [];
 
 before(async () => {
   c = await TestCluster.create('workshop');
@@ -278,30 +355,11 @@ after(async () => {
   await c?.destroy();
 });
 
-async function applyAccepted(f: WFile, docs: WDoc[]): Promise<void> {
-  const { args, input } = batch(f, docs);
-  const run = () => c.kubectl(args, { input, timeoutMs: 120_000 });
-  const hasNamespaceDoc = docs.some((d) => d.obj.kind === 'Namespace');
-  const r = hasNamespaceDoc ? await withNamespaceLock(run) : await run();
-  const lines = r.stdout.split('\n');
-  const problems: string[] = [];
-  for (const d of docs)
-    for (const o of objectsOf(d.obj)) {
-      const name = printedName(o);
-      const ok = o.kind === 'Namespace' ? /^(created|configured|unchanged)$/ : /^created$/;
-      const line = lines.find((l) => l.startsWith(`${name} `));
-      if (!line || !ok.test(line.slice(name.length + 1)))
-        problems.push(`document #${d.index} ${str(o.apiVersion)} ${str(o.kind)} "${str(o.metadata?.name)}": ${line ?? 'not in the output'}`);
-      else created.push({ kind: str(o.kind), apiVersion: str(o.apiVersion), ns: scopeOf(o) === 'Namespaced' ? targetNamespace(f, o) : '', name: str(o.metadata?.name) });
-    }
-  assert.ok(r.code === 0 && problems.length === 0, `kubectl ${args.join(' ')} for ${f.rel} (exit ${r.code}):\n${problems.join('\n')}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`);
-}
-
 describe('workshop manifests: inventory', () => {
   it('parses every file (multi-document YAML, empty documents, TAB-ended values, \\e escapes, JSON)', (t) => {
     assert.deepEqual(parseErrors, []);
     const counts = Object.fromEntries((['accepted', 'invalid', 'removed', 'custom', 'skipped'] as Cls[]).map((k) => [k, byClass(k).length]));
-    t.diagnostic(`files ${loaded.length} (with documents: ${files.length}), documents ${all.length}: ${JSON.stringify(counts)}`);
+    t.diagnostic(`files ${loaded.length}, documents ${all.length}: ${JSON.stringify(counts)}`);
     const kinds = (cls: Cls) => {
       const m = new Map<string, number>();
       for (const d of byClass(cls)) m.set(d.why, (m.get(d.why) ?? 0) + 1);
@@ -318,24 +376,34 @@ describe('workshop manifests: inventory', () => {
   });
 });
 
-describe('workshop manifests: current built-in apiVersions are created', { concurrency: 6 }, () => {
+describe('workshop manifests: current built-in apiVersions are created', () => {
+  let applied: Promise<Applied> | undefined;
   for (const f of files) {
-    const docs = f.docs.filter((d) => d.cls === 'accepted');
-    if (docs.length > 0) it(`${f.rel} (${docs.length})`, () => applyAccepted(f, docs));
+    const n = f.docs.filter((d) => d.cls === 'accepted').length;
+    if (n > 0) it(`${f.rel} (${n})`, async () => assertFileApplied(await (applied ??= applyByFolder('accepted')), f, 'accepted'));
   }
+  it('clears the namespace of cluster-scoped objects (mysql-pv.yaml, storage-gke.yml)', async (t) => {
+    const { items } = await (applied ??= applyByFolder('accepted'));
+    t.diagnostic(`${items.length} objects stored`);
+    for (const name of ['mysql-pv-volume', 'sc-gce-pd-disk']) {
+      const o = items.find((x) => x.metadata?.name === name && CLUSTER_SCOPED.has(str(x.kind)));
+      if (o) assert.equal(o.metadata?.namespace, undefined, name);
+    }
+    for (const o of items) if (CLUSTER_SCOPED.has(str(o.kind))) assert.equal(o.metadata?.namespace, undefined, `${str(o.kind)}/${str(o.metadata?.name)}`);
+  });
 });
 
 describe('workshop manifests: documented-invalid documents are rejected', { concurrency: 3 }, () => {
   for (const f of files)
     for (const d of f.docs.filter((x) => x.cls === 'invalid'))
       it(`${f.rel} #${d.index} ${str(d.obj.kind)} ${str(d.obj.metadata?.name)}`, async () => {
-        const { args, input } = batch(f, [d]);
-        const r = await c.kubectl(args, { input });
+        const r = await c.kubectl(['apply', '-f', '-'], { input: render(f, d) });
         assert.equal(r.code, 1, `expected a rejection:\n${r.stdout}${r.stderr}`);
         assert.match(r.stderr, d.expect!);
-        const name = str(d.obj.metadata?.name);
-        const got = await c.kubectl(['get', str(d.obj.kind), name, '-n', f.ns, '-o', 'name']);
-        if (d.obj.kind !== 'Namespace') assert.match(got.stderr, /NotFound/, `${name} must not exist`);
+        if (d.obj.kind !== 'Namespace') {
+          const got = await c.kubectl(['get', str(d.obj.kind), str(d.obj.metadata?.name), '-n', targetNamespace(f, d.obj), '-o', 'name']);
+          assert.match(got.stderr, /NotFound/, 'nothing is stored');
+        }
       });
 
   it('secrets_stringdata.yml with a valid name: stringData wins over data', async () => {
@@ -352,46 +420,31 @@ describe('workshop manifests: documented-invalid documents are rejected', { conc
 describe('workshop manifests: removed apiVersions give "no matches for kind"', () => {
   // kubectl resolves every document's kind before sending anything and reports each one it cannot
   // map, so one invocation with all of them answers for every file.
-  let all: Promise<{ code: number; stdout: string; stderr: string }> | undefined;
-  const applyAllRemoved = () => (all ??= c.kubectl(['apply', '-f', '-'], { input: byClass('removed').map((d) => d.text).join('\n---\n') }));
+  let removed: Promise<{ code: number; stdout: string; stderr: string }> | undefined;
   for (const f of files) {
     const docs = f.docs.filter((d) => d.cls === 'removed');
     if (docs.length === 0) continue;
     it(`${f.rel} (${docs.length})`, async () => {
-      const r = await applyAllRemoved();
+      const r = await (removed ??= c.kubectl(['apply', '-f', '-'], { input: byClass('removed').map((d) => d.text).join('\n---\n') }));
       assert.equal(r.code, 1);
       for (const d of docs) {
-        const re = new RegExp(
-          `resource mapping not found for name: "${str(d.obj.metadata?.name)}" namespace: "[^"]*" from "STDIN": no matches for kind "${str(d.obj.kind)}" in version "${str(d.obj.apiVersion).replace(/\./g, '\\.')}"`,
-        );
+        const av = str(d.obj.apiVersion).replace(/\./g, '\\.');
+        const re = new RegExp(`resource mapping not found for name: "${str(d.obj.metadata?.name)}" namespace: "[^"]*" from "STDIN": no matches for kind "${str(d.obj.kind)}" in version "${av}"`);
         assert.match(r.stderr, re);
       }
-      assert.doesNotMatch(r.stdout, / created$/m);
+      assert.equal(r.stdout.trim(), '', 'nothing applied');
     });
   }
 });
 
-describe('workshop manifests: custom resources of the workshop CRDs', { concurrency: 4 }, () => {
+describe('workshop manifests: custom resources of the workshop CRDs', () => {
+  let applied: Promise<Applied> | undefined;
   before(async () => {
     const names = [...new Set([...crds.values()].map((x) => x.name))];
     await c.k(['wait', '--for', 'condition=Established', '--timeout', '60s', ...names.map((n) => `crd/${n}`)]);
   });
   for (const f of files) {
-    const docs = f.docs.filter((d) => d.cls === 'custom');
-    if (docs.length > 0) it(`${f.rel} (${docs.length})`, () => applyAccepted(f, docs));
+    const n = f.docs.filter((d) => d.cls === 'custom').length;
+    if (n > 0) it(`${f.rel} (${n})`, async () => assertFileApplied(await (applied ??= applyByFolder('custom')), f, 'custom'));
   }
-});
-
-describe('workshop manifests: the created objects are stored', () => {
-  it('kubectl get lists every object applied above, in its namespace', async (t) => {
-    assert.ok(created.length > 0);
-    const types = [...new Set(created.map((o) => `${o.kind.toLowerCase()}${groupOf(o.apiVersion) ? `.${groupOf(o.apiVersion)}` : ''}`))].sort();
-    const out = JSON.parse(await c.k(['get', types.join(','), '-A', '-o', 'json']));
-    const have = new Set((out.items as Obj[]).map((o) => `${str(o.kind)}/${str(o.metadata?.namespace)}/${str(o.metadata?.name)}`));
-    const missing = created.filter((o) => !have.has(`${o.kind}/${o.ns}/${o.name}`)).map((o) => `${o.kind}/${o.ns}/${o.name}`);
-    t.diagnostic(`${created.length} objects created in ${types.length} resource types`);
-    assert.deepEqual(missing, []);
-    // Namespaced metadata on cluster-scoped objects is cleared (mysql-pv.yaml, storage-gke.yml).
-    for (const o of out.items as Obj[]) if (CLUSTER_SCOPED.has(str(o.kind))) assert.equal(o.metadata?.namespace, undefined, `${str(o.kind)}/${str(o.metadata?.name)}`);
-  });
 });

@@ -21,12 +21,15 @@ test('the seed workshop clusters parse with their node layouts, subnets, labels 
     const { config, warnings } = parseClusterConfig(seed(`k8s-workshop/${file}`));
     assert.equal(config.name, name);
     assert.deepEqual(roles(config), expectRoles, name);
-    assert.equal(config.networking.podSubnet, '178.16.0.0/12');
-    assert.equal(config.networking.serviceSubnet, '196.168.0.0/16');
+    // The workshop's public ranges cannot carry loopback pod and service addresses: replaced, and said so.
+    assert.equal(config.networking.podSubnet, '127.244.0.0/16');
+    assert.equal(config.networking.serviceSubnet, '127.96.0.0/12');
     assert.equal(config.networking.apiServerAddress, '127.0.0.1');
     assert.equal(config.networking.apiServerPort, 0);
-    // The kubeadm patch only sets node-labels, which Skiff honours: nothing to warn about.
-    assert.deepEqual(warnings, [], name);
+    // The kubeadm patch only sets node-labels, which Skiff honours: only the subnets are warned about.
+    assert.equal(warnings.length, 2, name);
+    assert.match(warnings[0], /podSubnet 178\.16\.0\.0\/12 is outside 127\.0\.0\.0\/8/);
+    assert.match(warnings[1], /serviceSubnet 196\.168\.0\.0\/16 is outside 127\.0\.0\.0\/8/);
     assert.deepEqual(config.nodes[0].labels, { 'ingress-ready': 'true' });
     for (const n of config.nodes.slice(1)) assert.deepEqual(n.labels, {}, `${name}/${n.name}`);
     assert.deepEqual(config.nodes[0].extraPortMappings, [
@@ -132,7 +135,7 @@ test('invalid configs fail with a clear one-line ConfigError', () => {
     [base + 'nodes:\n- role: control-plane\n  rol: worker\n', /nodes\[0\]: unknown field "rol"/],
     [base + 'nodes:\n- role: control-plane\n- role: master\n', /nodes\[1\]\.role: "master" is not one of control-plane, worker/],
     [base + 'nodes:\n- role: worker\n', /at least one node must have role control-plane/],
-    [base + 'networking: { podSubnet: 10.0.0.0/8, serviceSubnet: 10.96.0.0/12 }\n', /podSubnet 10.0.0.0\/8 overlaps networking.serviceSubnet/],
+    [base + 'networking: { podSubnet: 127.0.0.0/8, serviceSubnet: 127.96.0.0/12 }\n', /podSubnet 127.0.0.0\/8 overlaps networking.serviceSubnet/],
     [base + 'networking: { podSubnet: 10.0.0.0/33 }\n', /networking.podSubnet: "10.0.0.0\/33" is not a valid CIDR/],
     [base + 'networking: { apiServerAddress: localhost }\n', /apiServerAddress: "localhost" is not an IP address/],
     [base + 'networking: { apiServerPort: 70000 }\n', /apiServerPort: expected an integer between -1 and 65535/],

@@ -267,6 +267,24 @@ export const podKind: KindSpec = {
     return errs;
   },
   validateStatus: (obj) => validatePodStatus(obj),
+  extraSubresources: [
+    { name: 'attach', kind: 'PodAttachOptions', verbs: ['create', 'get'] },
+    { name: 'binding', kind: 'Binding', verbs: ['create'] },
+    { name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] },
+    { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
+    { name: 'log', kind: 'Pod', verbs: ['get'] },
+    { name: 'portforward', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
+  ],
+  // A pod on a node is stopped by its kubelet, which then finishes the deletion; an unscheduled
+  // or finished pod has nothing to stop (upstream's CheckGracefulDelete).
+  gracefulDeleteSeconds(obj, requested) {
+    if (!asStr(dig(obj, 'spec', 'nodeName'))) return undefined;
+    const phase = asStr(dig(obj, 'status', 'phase'));
+    if (phase === 'Succeeded' || phase === 'Failed') return undefined;
+    if (requested !== undefined) return requested;
+    const spec = asNum(dig(obj, 'spec', 'terminationGracePeriodSeconds'));
+    return spec === undefined ? 30 : spec;
+  },
   table: [
     nameColumn,
     column('Ready', (o, now) => summarizePod(o, now).ready, { description: 'The aggregate readiness state of this pod for accepting traffic.' }),
