@@ -11,6 +11,17 @@ import { timeCommand } from './procs.js';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SKIFF = join(REPO, 'bin', 'skiff');
 
+export interface CreateTiming {
+  /** `skiff create cluster` from spawn to exit. */
+  ms: number;
+  /** The control plane's own start-up, from its "ready … in N ms" log line. */
+  controlPlaneMs: number;
+  /** Spawn of the CLI to the server's "starting control plane" line: CLI start, certificates, server process start and module loading. */
+  beforeControlPlaneMs: number;
+  /** The server's "ready" line to the CLI's exit: /readyz polling, kubeconfig. */
+  afterReadyMs: number;
+}
+
 export class SkiffEnv {
   readonly home: string;
   readonly kubeconfig: string;
@@ -24,12 +35,26 @@ export class SkiffEnv {
     this.env = { ...process.env, SKIFF_HOME: this.home, KUBECONFIG: this.kubeconfig, ...extraEnv };
   }
 
-  /** `skiff create cluster`; returns the wall time until the command exited (the API is ready then). */
-  async create(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<number> {
+  /**
+   * `skiff create cluster`, timed from spawn to exit (it exits once /readyz is 200), split into
+   * phases by the control plane's log timestamps (same clock).
+   */
+  async create(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CreateTiming> {
     this.live.add(name); // before the command: a half-created cluster is cleaned up too
+    const spawnedAt = Date.now();
     const r = await timeCommand(process.execPath, [SKIFF, 'create', 'cluster', '--name', name], { ...this.env, ...extraEnv });
     if (r.code !== 0) throw new Error(`skiff create cluster --name ${name} failed (${r.code}):\n${r.output}`);
-    return r.ms;
+    const log = readFileSync(join(this.clusterDir(name), 'logs', 'controlplane.log'), 'utf8');
+    const at = (re: RegExp) => Date.parse(re.exec(log)?.[1] ?? '');
+    const startingAt = at(/^(\S+) starting control plane/m);
+    const ready = /^(\S+) control plane "[^"]+" ready on \S+ in (\d+) ms/m.exec(log);
+    const readyAt = Date.parse(ready?.[1] ?? '');
+    return {
+      ms: r.ms,
+      controlPlaneMs: Number(ready?.[2] ?? NaN),
+      beforeControlPlaneMs: startingAt - spawnedAt,
+      afterReadyMs: spawnedAt + r.ms - readyAt,
+    };
   }
 
   async delete(name: string): Promise<void> {
@@ -50,13 +75,6 @@ export class SkiffEnv {
 
   clusterDir(name: string): string {
     return join(this.home, 'clusters', name);
-  }
-
-  /** The control plane's own start-up time, from its "ready … in N ms" log line. */
-  controlPlaneReadyMs(name: string): number {
-    const log = readFileSync(join(this.clusterDir(name), 'logs', 'controlplane.log'), 'utf8');
-    const m = /control plane "[^"]+" ready on \S+ in (\d+) ms/.exec(log);
-    return m ? Number(m[1]) : NaN;
   }
 
   pid(name: string): number {

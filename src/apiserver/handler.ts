@@ -32,6 +32,8 @@ export interface ApiDeps {
 }
 
 const UNAUTHENTICATED_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version']);
+export const CLUSTER_INFO_PATH = '/api/v1/namespaces/kube-public/configmaps/cluster-info';
+const ANONYMOUS: UserInfo = { name: 'system:anonymous', groups: ['system:unauthenticated'] };
 const DEFAULT_WATCH_TIMEOUT_S = 1800;
 const BOOKMARK_INTERVAL_MS = 15_000;
 
@@ -62,7 +64,10 @@ export class ApiHandler {
     const url = new URL(req.url ?? '/', 'https://skiff.invalid');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (UNAUTHENTICATED_PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD')) return this.serveHealth(path, res);
-    const user = this.deps.authn.authenticate(req);
+    // kube-public/cluster-info is readable anonymously, as kubeadm's RBAC makes it: a joining node
+    // checks the CA in it against the hash it was given before trusting the server.
+    const anonymousOk = req.method === 'GET' && path === CLUSTER_INFO_PATH;
+    const user = this.deps.authn.authenticate(req) ?? (anonymousOk ? ANONYMOUS : undefined);
     if (!user) throw errors.unauthorized();
 
     if (path === '/api' || path === '/apis') {

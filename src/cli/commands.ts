@@ -1,6 +1,7 @@
 // The cluster lifecycle verbs behind `skiff create|start|stop|delete|get`. Each takes a context
 // (environment, output streams, the server entry script) so tests run them in-process against
 // temp directories and a stand-in control plane.
+import { joinCommand, loadOrCreateJoinToken } from '../cluster/join.js';
 import { promises as fs } from 'node:fs';
 import { DEFAULT_CLUSTER_NAME, defaultClusterConfig, firstServiceIP, parseClusterConfig, validateClusterName } from '../cluster/config.js';
 import { waitForApi, waitForNodes } from '../cluster/health.js';
@@ -201,4 +202,12 @@ export async function getKubeconfig(ctx: CliContext, opts: { name?: string }): P
     name: contextName(state.name), server: serverUrl(state.host, state.port),
     caCert: pki.ca.cert, clientCert: pki.admin.cert, clientKey: pki.admin.key,
   }));
+}
+
+/** `kubeadm token create --print-join-command` for a Skiff cluster. */
+export async function getJoinCommand(ctx: CliContext, opts: { name?: string }): Promise<void> {
+  const state = await existingState(ctx, opts.name ?? DEFAULT_CLUSTER_NAME);
+  const paths = clusterPaths(ctx.home, state.name);
+  const pki = await loadPki(paths.pki);
+  say(ctx.stdout, joinCommand(serverUrl(state.host, state.port), loadOrCreateJoinToken(paths.pki), pki.ca.cert));
 }

@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { skiffHome } from '../cluster/state.js';
 import {
-  createCluster, deleteAllClusters, deleteCluster, getClusters, getKubeconfig, startCluster, stopCluster, type CliContext,
+  createCluster, deleteAllClusters, deleteCluster, getClusters, getJoinCommand, getKubeconfig, startCluster, stopCluster, type CliContext,
 } from './commands.js';
 import type { Output } from './progress.js';
 
@@ -89,6 +89,23 @@ export async function runCli(argv: string[], deps: Partial<CliDeps> = {}): Promi
   get.command('kubeconfig').description("Print a cluster's kubeconfig")
     .option('--name <name>', 'cluster name', 'skiff')
     .action((o) => getKubeconfig(ctx, o));
+  get.command('join-command').description('Print the command that joins a node to a cluster')
+    .option('--name <name>', 'cluster name', 'skiff')
+    .action((o) => getJoinCommand(ctx, o));
+
+  const node = program.command('node').description('Run a node agent');
+  node.command('join').description('Run a node (kubelet) in this process and join a running cluster, as kubeadm join does')
+    .requiredOption('--server <url>', 'the API server, https://host:port')
+    .requiredOption('--token <token>', 'join token (skiff get join-command prints one)')
+    .requiredOption('--ca-cert-hash <sha256:hex>', "hash of the cluster CA's public key")
+    .requiredOption('--node-name <name>', 'name of the Node to register')
+    .option('--node-ip <ip>', "the node's address (default: the first address of its pod CIDR)")
+    .option('--labels <k=v,...>', 'labels for the Node')
+    .option('--kubelet-port <port>', 'kubelet port (default: any free port)')
+    .action(async (o) => {
+      const { nodeJoin } = await import('./node-join.js');
+      await nodeJoin(ctx, o);
+    });
 
   program.command('version').description('Print the skiff version').action(() => {
     ctx.stdout.write(`skiff v${version()} node ${process.version} ${os.platform()}/${os.arch()}\n`);

@@ -1,7 +1,7 @@
 // Cluster PKI: one CA, the API server's serving certificate, an admin client certificate and
 // bearer token, and the service-account signing key pair. Everything is ECDSA P-256 (fast to
 // generate, accepted by Go's crypto/tls, so real kubectl trusts it). All material is PEM.
-import { webcrypto, randomBytes } from 'node:crypto';
+import { webcrypto, randomBytes, createHash, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
@@ -125,11 +125,12 @@ function dedupe(xs: string[]): string[] {
   return [...new Set(xs.filter(Boolean))];
 }
 
-export async function createClusterPki(opts: { name: string; sans: string[] }): Promise<ClusterPki> {
+/** A self-signed CA (the cluster's, or a node's own for its kubelet serving certificate). */
+export async function createCa(cn: string): Promise<CertKeyPair> {
   const caKeys = await newKeys();
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: subjectName('skiff-ca'),
+    name: subjectName(cn),
     ...validity(CA_VALIDITY),
     keys: caKeys,
     signingAlgorithm: SIGN,
@@ -140,7 +141,17 @@ export async function createClusterPki(opts: { name: string; sans: string[] }): 
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
-  const ca = { cert: caCert.toString('pem'), key: await privatePem(caKeys.privateKey) };
+  return { cert: caCert.toString('pem'), key: await privatePem(caKeys.privateKey) };
+}
+
+/** kubeadm's --discovery-token-ca-cert-hash: sha256 of the CA's SubjectPublicKeyInfo. */
+export function caCertHash(caPem: string): string {
+  const spki = new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+}
+
+export async function createClusterPki(opts: { name: string; sans: string[] }): Promise<ClusterPki> {
+  const ca = await createCa('skiff-ca');
   const saKeys = await newKeys();
   const [apiServer, admin] = await Promise.all([
     // CN=kube-apiserver mirrors kubeadm; clients check SANs, never the CN.

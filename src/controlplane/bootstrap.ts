@@ -1,6 +1,7 @@
 // Objects every cluster starts with, written through the API like any client would (idempotent,
 // so a restart just finds them): the system namespaces, the `kubernetes` Service and its
 // endpoints, and the system priority classes.
+import YAML from 'yaml';
 import { StatusError } from '../machinery/errors.js';
 import type { KObject } from '../machinery/object.js';
 import { systemContext } from '../apiserver/context.js';
@@ -10,6 +11,8 @@ export interface BootstrapOptions {
   apiServerHost: string;
   apiServerPort: number;
   kubernetesServiceIP: string;
+  /** The cluster CA, published in kube-public/cluster-info for joining nodes (as kubeadm does). */
+  caCert?: string;
 }
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
@@ -78,4 +81,17 @@ export async function bootstrap(r: Resources, o: BootstrapOptions): Promise<void
       value,
       description: 'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.',
     });
+
+  if (o.caCert) {
+    const kubeconfig = YAML.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: '', cluster: { server: `https://${o.apiServerHost}:${o.apiServerPort}`, 'certificate-authority-data': Buffer.from(o.caCert).toString('base64') } }],
+      contexts: [],
+      users: [],
+      preferences: {},
+    });
+    const info: KObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cluster-info', namespace: 'kube-public' }, data: { kubeconfig } };
+    await ensure('', 'v1', 'configmaps', info, (live) => (JSON.stringify(live.data) === JSON.stringify(info.data) ? undefined : { ...live, data: info.data }));
+  }
 }

@@ -17,8 +17,11 @@ export interface NodeAgentOptions {
   role: 'control-plane' | 'worker';
   labels?: Record<string, string>;
   taints?: { key: string; value?: string; effect: string }[];
-  /** The node's address (the kubelet listens here; NodePorts answer here later). */
-  nodeIP: string;
+  /**
+   * The node's address (the kubelet listens here; NodePorts answer here later). Default: the
+   * first address of the pod CIDR the control plane gives the node.
+   */
+  nodeIP?: string;
   /** Kubelet port (upstream 10250); 0 picks a free one. */
   kubeletPort: number;
   rootDir: string;
@@ -32,6 +35,14 @@ const LEASE_SECONDS = 40;
 const LEASE_RENEW_MS = 10_000;
 const STATUS_REPORT_MS = 30_000;
 const PODS_PER_NODE = 110;
+
+/** 127.244.3.0/24 → 127.244.3.1 */
+function firstAddress(cidr: string): string {
+  const [ip] = cidr.split('/');
+  const o = ip.split('.').map(Number);
+  o[3] += 1;
+  return o.join('.');
+}
 
 function micro(d = new Date()): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -65,6 +76,7 @@ export class NodeAgent {
   private timers: NodeJS.Timeout[] = [];
   private log: (line: string) => void;
   port = 0;
+  nodeIP = '';
 
   constructor(private opts: NodeAgentOptions) {
     this.log = opts.log ?? (() => {});
@@ -76,11 +88,13 @@ export class NodeAgent {
 
   async start(): Promise<void> {
     mkdirSync(this.opts.rootDir, { recursive: true });
-    this.server = new KubeletServer({ runtime: this.opts.runtime, tls: this.opts.tls, nodeName: this.opts.nodeName, log: this.log });
-    this.port = await this.server.listen(this.opts.nodeIP, this.opts.kubeletPort);
     const node = await this.register();
     const podCIDR = (node.spec as { podCIDR?: string } | undefined)?.podCIDR;
     if (!podCIDR) throw new Error(`node ${this.opts.nodeName} has no pod CIDR`);
+    this.nodeIP = this.opts.nodeIP ?? firstAddress(podCIDR);
+    this.server = new KubeletServer({ runtime: this.opts.runtime, tls: this.opts.tls, nodeName: this.opts.nodeName, log: this.log });
+    this.port = await this.server.listen(this.nodeIP, this.opts.kubeletPort);
+    await this.reportStatus();
     this.pods = new PodManager({
       client: this.opts.client,
       runtime: this.opts.runtime,
@@ -152,7 +166,7 @@ export class NodeAgent {
         cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
       ],
       addresses: [
-        { type: 'InternalIP', address: this.opts.nodeIP },
+        ...(this.nodeIP ? [{ type: 'InternalIP', address: this.nodeIP }] : []),
         { type: 'Hostname', address: this.opts.nodeName },
       ],
       daemonEndpoints: { kubeletEndpoint: { Port: this.port } },

@@ -100,6 +100,8 @@ export interface SpreadConstraint {
   cacheKey: string;
   nodeAffinityPolicy: 'Honor' | 'Ignore';
   nodeTaintsPolicy: 'Honor' | 'Ignore';
+  /** One of the scheduler's default constraints (not written in the pod). */
+  system?: boolean;
 }
 
 function parseSpread(spec: Obj, pod: PodInfo): SpreadConstraint[] {
@@ -142,6 +144,7 @@ function parseSpread(spec: Obj, pod: PodInfo): SpreadConstraint[] {
         cacheKey: `owner\u0000${uid}`,
         nodeAffinityPolicy: 'Honor',
         nodeTaintsPolicy: 'Ignore',
+        system: true,
       });
     }
   }
@@ -231,6 +234,11 @@ export class PodInfo {
     const t = m.creationTimestamp ? Date.parse(m.creationTimestamp) : NaN;
     this.created = Number.isNaN(t) ? 0 : t;
     this.spread = parseSpread(spec, this);
+  }
+
+  /** The same pod placed on `nodeName` (what the cache assumes while binding). */
+  assignedTo(nodeName: string): PodInfo {
+    return Object.assign(Object.create(PodInfo.prototype) as PodInfo, this, { nodeName });
   }
 
   get hasAffinity(): boolean {

@@ -1,6 +1,7 @@
 // Pod CIDRs for Nodes: each registering node gets the next free /24 of the cluster's pod subnet
 // (upstream's node IPAM controller does this right after registration; doing it at admission
 // means a kubelet reads its range back from its own create). Released when the node goes.
+// A node's own address is the first of its block (like a bridge's gateway address).
 import type { KindSpec } from '../../api/types.js';
 import { errors } from '../../machinery/errors.js';
 import { isPlainObject, type KObject } from '../../machinery/object.js';
@@ -52,8 +53,12 @@ export class NodeIpam implements AdmissionPlugin {
       return;
     }
     if (nodeSpec.podCIDR) return; // a range outside ours: the node's own business
-    for (let i = 1; i < this.blocks; i++) {
+    // Blocks are tried from a random start, as upstream allocates: two clusters sharing the host's
+    // loopback network (the process runtime has no network isolation) rarely pick the same block.
+    const start = 1 + Math.floor(Math.random() * (this.blocks - 1));
+    for (let k = 0; k < this.blocks - 1; k++) {
       // Block 0 stays free: its first addresses look like network addresses to people.
+      const i = 1 + ((start - 1 + k) % (this.blocks - 1));
       if (this.used.has(i)) continue;
       this.used.add(i);
       nodeSpec.podCIDR = `${intToIp(this.base + i * 256)}/24`;

@@ -66,14 +66,15 @@ export function acceptSpdy(socket: Duplex, protocol: string): void {
   );
 }
 
-/** Complete a WebSocket handshake selecting `protocol` ('' = the client offered none). */
+/**
+ * Complete a WebSocket handshake selecting `protocol` ('' = the client offered none). The
+ * subprotocol is answered by us rather than by `ws`, whose token parser rejects names with a '/'
+ * (kubectl's `SPDY/3.1+portforward.k8s.io`).
+ */
 export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string, onOpen: (ws: WebSocket) => void): void {
-  const wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    maxPayload: 64 * 1024 * 1024,
-    handleProtocols: () => (protocol === '' ? false : protocol),
-  });
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+  delete req.headers['sec-websocket-protocol'];
+  if (protocol !== '') wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${protocol}`));
   wss.handleUpgrade(req, socket, head, (ws) => {
     wss.close();
     onOpen(ws);

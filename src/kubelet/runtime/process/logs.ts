@@ -324,12 +324,20 @@ export function readLog(
     return readable;
   }
   opts.signal?.addEventListener('abort', finish);
-  unsubscribe = follow.collector.subscribe(follow.id, (ended) => {
+  const pull = (ended: boolean) => {
     if (done) return;
     const next = readCriRecords(logPath, offset);
     offset = next.next;
     emit(next.records);
     if (ended) finish();
-  });
+  };
+  const stop = follow.collector.subscribe(follow.id, pull);
+  // A referenced timer: a reader waiting for lines keeps the process alive (the runtime's own
+  // watchers do not), and it re-reads in case a notification was missed.
+  const safety = setInterval(() => pull(false), 1000);
+  unsubscribe = () => {
+    stop();
+    clearInterval(safety);
+  };
   return readable;
 }
