@@ -3,6 +3,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { sleep } from './stats.js';
 
 /** Resident set size and its peak (VmHWM) in MB, from /proc/<pid>/status; NaN if unreadable. */
@@ -18,18 +19,44 @@ export function memoryMb(pid: number): { rss: number; peak: number } {
 }
 
 let ticksPerSecond: number | undefined;
+const ticksToMs = (ticks: number) => {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return (ticks / ticksPerSecond) * 1000;
+};
 
 /** CPU time (user + system) the process has used so far, ms. */
 export function cpuMs(pid: number): number {
-  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name (which may contain spaces); utime, stime are 14, 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1000;
+    return ticksToMs(Number(fields[11]) + Number(fields[12]));
   } catch {
     return NaN;
   }
+}
+
+/** Busy CPU time of the whole machine so far (all cores, all processes), ms, from /proc/stat. */
+function machineCpuMs(): number {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return ticksToMs(user + nice + system + irq + softirq + steal);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Measures how much of the machine other processes took while a phase ran — neither the server
+ * under test nor this client. A shared machine skews figures; this says by how much.
+ */
+export function startInterferenceMeter(serverPid: number): () => number {
+  const [machine0, server0, client0, t0] = [machineCpuMs(), cpuMs(serverPid), process.cpuUsage(), performance.now()];
+  return () => {
+    const client = process.cpuUsage(client0);
+    const others = machineCpuMs() - machine0 - (cpuMs(serverPid) - server0) - (client.user + client.system) / 1000;
+    return Math.max(0, others) / ((performance.now() - t0) * os.cpus().length);
+  };
 }
 
 export interface Timed {

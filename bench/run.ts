@@ -11,11 +11,11 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { etcdInstalled, startEtcd, type Etcd } from './etcd.js';
 import { bareNodeRssMb, cpuMs, memoryMb, timeCommand } from './procs.js';
-import { Report } from './report.js';
 import { SkiffEnv, type CreateTiming } from './skiff.js';
-import { fmt, median, sleep } from './stats.js';
-import { runStoreAnchor, type StoreAnchor } from './store-anchor.js';
+import { fmt, median, pct, sleep } from './stats.js';
+import { runStoreAnchor } from './store-anchor.js';
 import { EtcdTarget, SkiffTarget, type Target } from './targets.js';
+import { buildReport, type EtcdResults } from './summary.js';
 import { runCrud, runFanout, type BenchOptions, type CrudResult, type FanoutResult, type OpStats } from './workloads.js';
 
 const { values: args } = parseArgs({
@@ -28,8 +28,16 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
   },
 });
-const RUNS = Number(args.runs);
-const OPTS: BenchOptions = { count: Number(args.count), concurrency: Number(args.concurrency), watchers: Number(args.watchers), phaseLimitMs: 60_000, fanoutLimitMs: 30_000 };
+function positive(name: string, text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
+  return n;
+}
+const RUNS = positive('runs', args.runs);
+const OPTS: BenchOptions = {
+  count: positive('count', args.count), concurrency: positive('concurrency', args.concurrency), watchers: positive('watchers', args.watchers),
+  phaseLimitMs: 60_000, fanoutLimitMs: 30_000,
+};
 const PROFILE_DIR = args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined;
 /** The whole bench is abandoned (and cleaned up) past this. */
 const OVERALL_LIMIT_MS = 15 * 60_000;
@@ -140,24 +148,13 @@ function describeOp(label: string, s: OpStats): string {
 
 function printCrud(label: string, r: CrudResult): void {
   console.log(`${label}: ${describeOp('create', r.create)} | ${describeOp('get', r.get)}`);
-  console.log(`${' '.repeat(label.length)}  list ${OPTS.count}: ${fmt(r.listAllMs)} ms (paged by 500: ${fmt(r.listPagedMs)} ms)  watch ${fmt(r.watchPerSecond)} events/s, missed ${r.watchMissed}  server CPU ${fmt(r.cpuPerKCreateMs)} ms/1k creates (client ${fmt(r.clientCpuPerKCreateMs)}), ${fmt(r.cpuPerKGetMs)} ms/1k gets`);
+  console.log(`${' '.repeat(label.length)}  list ${OPTS.count}: ${fmt(r.listAllMs)} ms (paged by 500: ${fmt(r.listPagedMs)} ms)  watch ${fmt(r.watchPerSecond)} events/s, missed ${r.watchMissed}  server CPU ${fmt(r.cpuPerKCreateMs)} ms/1k creates (client ${fmt(r.clientCpuPerKCreateMs)}), ${fmt(r.cpuPerKGetMs)} ms/1k gets; other processes took ${pct(r.interference)} of the machine`);
   if (r.watchMissed) console.log(`!!! ${label}: THE WATCHER MISSED ${r.watchMissed} EVENTS !!!`);
 }
 
 function printFanout(label: string, r: FanoutResult): void {
-  console.log(`${label}: ${r.watchers} watchers, ${describeOp('create', r.create)}, ${fmt(r.eventsPerSecond)} events/s delivered, last one after ${fmt(r.deliveryMs)} ms, server CPU ${fmt(r.cpuMs)} ms, missed ${r.missed}`);
+  console.log(`${label}: ${r.watchers} watchers, ${describeOp('create', r.create)}, ${fmt(r.eventsPerSecond)} events/s delivered, last one after ${fmt(r.deliveryMs)} ms, server CPU ${fmt(r.cpuMs)} ms (client ${fmt(r.clientCpuMs)} ms), missed ${r.missed}; other processes took ${pct(r.interference)} of the machine`);
   if (r.missed || r.unexpected) console.log(`!!! ${label}: EVENTS MISSED: ${r.missed}, UNEXPECTED LINES: ${r.unexpected} !!!`);
-}
-
-interface EtcdResults {
-  version: string;
-  readyMs: number[];
-  idleMb: number;
-  afterMb: number;
-  peakMb: number;
-  disk: CrudResult;
-  fanout: FanoutResult;
-  tmpfs?: CrudResult;
 }
 
 async function benchEtcd(): Promise<EtcdResults> {
@@ -190,65 +187,6 @@ async function benchEtcd(): Promise<EtcdResults> {
     await stopEtcd(e);
   }
   return { version, readyMs, idleMb, afterMb: mem.rss, peakMb: mem.peak, disk, fanout, tmpfs };
-}
-
-function buildReport(x: {
-  startup: CreateTiming[]; nodeMs: number; bareNodeMb: number; idleMb: number; afterMb: number; peakMb: number;
-  crud: CrudResult; fanout: FanoutResult; etcd?: EtcdResults; store: StoreAnchor;
-}): Report {
-  const r = new Report();
-  const e = x.etcd;
-  const etcdAnchors = (pick: (c: CrudResult) => number) => (e ? [{ name: 'etcd (disk)', value: pick(e.disk) }, ...(e.tmpfs ? [{ name: 'etcd (tmpfs)', value: pick(e.tmpfs) }] : [])] : []);
-  const createMs = median(x.startup.map((t) => t.ms));
-
-  r.section(`start-up (median of ${RUNS})`);
-  r.add({ figure: 'create cluster → API ready', unit: 'ms', skiff: createMs,
-    anchors: [{ name: 'node -e 0', value: x.nodeMs }, ...(e ? [{ name: 'etcd start→ready', value: median(e.readyMs) }] : [])],
-    target: { text: '< 1000 ms', pass: createMs < 1000 } });
-  r.add({ figure: 'control plane start (its log)', unit: 'ms', skiff: median(x.startup.map((t) => t.controlPlaneMs)),
-    anchors: e ? [{ name: 'etcd start→ready', value: median(e.readyMs) }] : [] });
-
-  r.section(`${OPTS.count} ConfigMaps over HTTPS (HTTP/2, ${OPTS.concurrency} in flight)`);
-  const crud = x.crud;
-  r.add({ figure: 'create (durable)', unit: '/s', skiff: crud.create.perSecond,
-    anchors: [...etcdAnchors((c) => c.create.perSecond), { name: 'in-process SqliteStore', value: x.store.createsPerSecond }],
-    target: { text: '≥ 2000 /s', pass: crud.create.perSecond >= 2000 && crud.create.errors === 0 } });
-  r.add({ figure: 'create p50', unit: 'ms', skiff: crud.create.p50, anchors: etcdAnchors((c) => c.create.p50) });
-  r.add({ figure: 'create p99', unit: 'ms', skiff: crud.create.p99, anchors: etcdAnchors((c) => c.create.p99) });
-  r.add({ figure: 'get', unit: '/s', skiff: crud.get.perSecond,
-    anchors: [...etcdAnchors((c) => c.get.perSecond), { name: 'in-process SqliteStore', value: x.store.getsPerSecond }] });
-  r.add({ figure: 'get p50', unit: 'ms', skiff: crud.get.p50, anchors: etcdAnchors((c) => c.get.p50) });
-  r.add({ figure: 'get p99', unit: 'ms', skiff: crud.get.p99, anchors: etcdAnchors((c) => c.get.p99) });
-  r.add({ figure: `list all ${OPTS.count}, one request`, unit: 'ms', skiff: crud.listAllMs,
-    anchors: [...etcdAnchors((c) => c.listAllMs), { name: 'in-process SqliteStore', value: x.store.listMs }] });
-  r.add({ figure: `list all ${OPTS.count}, limit=500`, unit: 'ms', skiff: crud.listPagedMs, anchors: etcdAnchors((c) => c.listPagedMs) });
-  r.add({ figure: 'watch, 1 watcher while creating', unit: 'ev/s', skiff: crud.watchPerSecond, anchors: etcdAnchors((c) => c.watchPerSecond),
-    target: { text: '0 missed', pass: crud.watchMissed === 0 } });
-  r.add({ figure: 'server CPU per 1k creates', unit: 'ms', skiff: crud.cpuPerKCreateMs, anchors: etcdAnchors((c) => c.cpuPerKCreateMs) });
-  r.add({ figure: 'server CPU per 1k gets', unit: 'ms', skiff: crud.cpuPerKGetMs, anchors: etcdAnchors((c) => c.cpuPerKGetMs) });
-
-  r.section(`watch fan-out: ${OPTS.watchers} watchers, ${OPTS.count} creates`);
-  const fanoutAnchor = (pick: (f: FanoutResult) => number) => (e ? [{ name: 'etcd (disk)', value: pick(e.fanout) }] : []);
-  r.add({ figure: 'events delivered', unit: 'ev/s', skiff: x.fanout.eventsPerSecond, anchors: fanoutAnchor((f) => f.eventsPerSecond) });
-  r.add({ figure: 'events missed', unit: '', skiff: x.fanout.missed + x.fanout.unexpected, anchors: fanoutAnchor((f) => f.missed + f.unexpected),
-    target: { text: '0', pass: x.fanout.missed + x.fanout.unexpected === 0 } });
-  r.add({ figure: 'creates during fan-out', unit: '/s', skiff: x.fanout.create.perSecond, anchors: fanoutAnchor((f) => f.create.perSecond) });
-  r.add({ figure: 'server CPU for the fan-out', unit: 'ms', skiff: x.fanout.cpuMs, anchors: fanoutAnchor((f) => f.cpuMs) });
-
-  r.section('memory (RSS)');
-  r.add({ figure: 'control plane idle after start', unit: 'MB', skiff: x.idleMb,
-    anchors: [{ name: 'bare node', value: x.bareNodeMb }, ...(e ? [{ name: 'etcd idle', value: e.idleMb }] : [])],
-    target: { text: '< 100 MB', pass: x.idleMb < 100 } });
-  r.add({ figure: 'idle after the workloads', unit: 'MB', skiff: x.afterMb, anchors: e ? [{ name: 'etcd after same', value: e.afterMb }] : [] });
-  r.add({ figure: 'peak (VmHWM)', unit: 'MB', skiff: x.peakMb, anchors: e ? [{ name: 'etcd peak', value: e.peakMb }] : [] });
-
-  r.notes.push('skiff/anchor: for rates higher is better; for times, CPU and memory lower is better.');
-  r.notes.push(`client: Node ${process.version} http2, one TLS session per client (${OPTS.concurrency} streams in flight; each watcher its own session), in this process.`);
-  if (e) r.notes.push(`etcd ${e.version} via its HTTP/JSON gateway (/v3/kv/put, /v3/kv/range, /v3/watch), TLS with the Skiff API server's certificate; "disk" fsyncs each commit, "tmpfs" makes fsync free (like Skiff's WAL with synchronous=NORMAL).`);
-  else r.notes.push('etcd is not installed: etcd anchors skipped (apt-get install etcd-server).');
-  r.notes.push('in-process SqliteStore: bench/store.ts (no HTTP, no API machinery), same session.');
-  if (PROFILE_DIR) r.notes.push(`--cpu-prof: the workload cluster ran under the profiler (figures after start-up are slowed); profiles in ${PROFILE_DIR}.`);
-  return r;
 }
 
 async function main(): Promise<void> {
@@ -286,16 +224,15 @@ async function main(): Promise<void> {
   if (args['no-etcd']) console.log('etcd anchor skipped (--no-etcd).');
   else if (!etcdInstalled()) console.log('etcd anchor SKIPPED: etcd is not installed (Debian: apt-get install etcd-server).');
   else etcd = await benchEtcd();
-  const skiffCpuDuringAnchors = cpuMs(pid) - skiffCpuBefore;
+  const skiffCpuDuringAnchorsMs = cpuMs(pid) - skiffCpuBefore;
 
   progress('in-process store anchor (bench/store.ts)');
   const store = await runStoreAnchor(OPTS.count);
   console.log(`in-process store anchor (node dist/bench/store.js ${OPTS.count}):\n  ${store.output.split('\n').join('\n  ')}`);
 
   console.log(`load average at the end: ${loadAverage()}`);
-  const report = buildReport({ startup, nodeMs, bareNodeMb, idleMb, afterMb: after.rss, peakMb: after.peak, crud, fanout, etcd, store });
-  report.notes.push(`the idle Skiff server used ${fmt(skiffCpuDuringAnchors)} ms of CPU while the etcd anchor ran.`);
-  if (etcd?.fanout.create.timedOut) report.notes.push(`etcd fan-out: creates cut short by the ${OPTS.fanoutLimitMs / 1000} s limit after ${etcd.fanout.create.done}; its events/s and missed count refer to those.`);
+  const report = buildReport({ startup, nodeMs, bareNodeMb, idleMb, afterMb: after.rss, peakMb: after.peak, crud, fanout, etcd, store, skiffCpuDuringAnchorsMs },
+    { runs: RUNS, opts: OPTS, profileDir: PROFILE_DIR });
   console.log('\n' + report.render());
 }
 

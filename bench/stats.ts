@@ -27,4 +27,7 @@ export function fmt(x: number): string {
   return x.toFixed(2);
 }
 
+/** A share (0..1) as a whole percentage. */
+export const pct = (share: number) => `${Math.round(share * 100)}%`;
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

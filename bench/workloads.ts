@@ -1,7 +1,7 @@
 // The API workloads, identical for every target: 10,000 creates watched by one watcher, 10,000
 // gets, lists (whole and paged); then 10,000 creates fanned out to 100 watchers.
 import { runPool, type PoolResult } from './pool.js';
-import { cpuMs } from './procs.js';
+import { cpuMs, startInterferenceMeter } from './procs.js';
 import { median, percentile, perSecond, sleep } from './stats.js';
 import type { Target, WatchCounter } from './targets.js';
 
@@ -39,6 +39,8 @@ export interface CrudResult {
   cpuPerKGetMs: number;
   /** This (client) process's CPU per 1,000 creates: shows when the client, not the server, is the limit. */
   clientCpuPerKCreateMs: number;
+  /** Share of the machine's CPU other processes used during the phase (0..1). */
+  interference: number;
 }
 
 export interface FanoutResult {
@@ -52,6 +54,8 @@ export interface FanoutResult {
   /** Time from the first create until the last watcher had its last event. */
   deliveryMs: number;
   cpuMs: number;
+  clientCpuMs: number;
+  interference: number;
 }
 
 const LIST_RUNS = 3;
@@ -96,6 +100,7 @@ async function timeList(target: Target, ns: string, count: number, limit?: numbe
 export async function runCrud(target: Target, ns: string, o: BenchOptions): Promise<CrudResult> {
   await target.prepare(ns);
   const watcher = await target.watch(ns);
+  const interference = startInterferenceMeter(target.pid);
   const cpu0 = cpuMs(target.pid);
   const client0 = process.cpuUsage();
   const t0 = performance.now();
@@ -108,16 +113,19 @@ export async function runCrud(target: Target, ns: string, o: BenchOptions): Prom
   // Gets in a scattered order, so no two neighbours hit the same page in a row.
   const gets = await runPool(o.count, o.concurrency, (i) => target.get(ns, (i * 7919) % o.count), o.phaseLimitMs);
   const cpu2 = cpuMs(target.pid);
+  const listAllMs = await timeList(target, ns, o.count);
+  const listPagedMs = await timeList(target, ns, o.count, 500);
   return {
     create: opStats(creates),
     get: opStats(gets),
     watchPerSecond,
     watchMissed: missedOf([watcher], creates.done) + watcher.unexpected,
-    listAllMs: await timeList(target, ns, o.count),
-    listPagedMs: await timeList(target, ns, o.count, 500),
+    listAllMs,
+    listPagedMs,
     cpuPerKCreateMs: ((cpu1 - cpu0) / creates.done) * 1000,
     cpuPerKGetMs: ((cpu2 - cpu1) / gets.done) * 1000,
     clientCpuPerKCreateMs: ((client.user + client.system) / 1000 / creates.done) * 1000,
+    interference: interference(),
   };
 }
 
@@ -128,11 +136,14 @@ export async function runFanout(target: Target, ns: string, o: BenchOptions): Pr
     // Each watcher on its own connection, as 100 separate clients would be.
     for (let i = 0; i < o.watchers; i++) watchers.push(await target.watch(ns));
     const cpu0 = cpuMs(target.pid);
+    const client0 = process.cpuUsage();
+    const interference = startInterferenceMeter(target.pid);
     const t0 = performance.now();
     const creates = await runPool(o.count, o.concurrency, (i) => target.create(ns, i), o.fanoutLimitMs);
     await awaitEvents(watchers, creates.done, performance.now() + o.fanoutLimitMs);
     const lastAt = Math.max(...watchers.map((w) => w.lastEventAt));
     const received = watchers.reduce((s, w) => s + w.events, 0);
+    const client = process.cpuUsage(client0);
     return {
       watchers: watchers.length,
       create: opStats(creates),
@@ -141,6 +152,8 @@ export async function runFanout(target: Target, ns: string, o: BenchOptions): Pr
       unexpected: watchers.reduce((s, w) => s + w.unexpected, 0),
       deliveryMs: lastAt - t0,
       cpuMs: cpuMs(target.pid) - cpu0,
+      clientCpuMs: (client.user + client.system) / 1000,
+      interference: interference(),
     };
   } finally {
     for (const w of watchers) w.close();

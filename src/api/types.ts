@@ -63,6 +63,11 @@ export interface KindSpec {
   validateStatus?(obj: KObject, old: KObject): FieldError[];
   /** Clear or copy fields on create (e.g. drop status). Default: status is reset on create when the kind has a status subresource. */
   prepareForCreate?(obj: KObject): void;
+  /**
+   * Whether the kind keeps metadata.generation (1 on create, +1 per spec change): workloads,
+   * CRDs and custom resources do, most core kinds do not (as upstream's strategies).
+   */
+  generation?: boolean;
   /** Carry server-owned values from the stored object into an update before defaulting (e.g. a Service's allocated clusterIP). */
   prepareForUpdate?(obj: KObject, old: KObject): void;
   /** Columns for `kubectl get`, Name first. Default: Name, Age. */

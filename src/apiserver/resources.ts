@@ -271,7 +271,8 @@ export class Resources {
     // Server-owned metadata: whatever the client sent is replaced.
     meta.uid = randomUUID();
     meta.creationTimestamp = now();
-    meta.generation = 1;
+    if (spec.generation) meta.generation = 1;
+    else delete meta.generation;
     delete meta.resourceVersion;
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
@@ -401,7 +402,7 @@ export class Resources {
     if (errs.length) throw errors.invalid({ group: spec.group, kind: spec.kind }, name, errs);
     await this.runAdmission('UPDATE', spec, obj, current, ctx);
 
-    if (!jsonEqual(specPart(obj), specPart(current))) m.generation = (cm.generation ?? 1) + 1;
+    if (spec.generation && !jsonEqual(specPart(obj), specPart(current))) m.generation = (cm.generation ?? 1) + 1;
     if (!appliedFields) this.trackFields(spec, current, obj, ctx, subresource);
     if (jsonEqual(withoutVolatile(obj), withoutVolatile(current))) return current; // no-op: no new revision
     if (ctx.dryRun) return obj;

@@ -105,6 +105,7 @@ export class CrdController {
         shortNames: s.names.shortNames,
         categories: s.names.categories,
         namespaced: s.scope !== 'Cluster',
+        generation: true,
         versionPriority: i,
         subresources: {
           status: !!v.subresources?.status,

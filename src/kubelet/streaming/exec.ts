@@ -353,10 +353,11 @@ function serveWebSocketExec(ws: WebSocket, protocol: string, exec: ExecRequest, 
   void (async () => {
     const status = await runSafely(run, io, abort.signal);
     finished = true;
+    endStdin();
+    stdin?.resume();
     await Promise.all([endAndWait(io.stdout), endAndWait(io.stderr)]);
     const payload = encodeStatus(status, jsonStatus);
     if (payload.length > 0) await send(CH_ERROR, payload);
-    endStdin();
     if (ws.readyState === ws.OPEN) ws.close(1000);
     // ws waits for the client's close frame (bounded by its own timer) and then closes the socket.
   })();
@@ -426,6 +427,8 @@ function serveSpdyExec(session: SpdySession, protocol: string, exec: ExecRequest
     };
     const status = await runSafely(run, io, abort.signal);
     finished = true;
+    // Nobody reads stdin any more: drain it so a full stdin buffer cannot stall the connection.
+    stdin?.resume();
     await Promise.all([endAndWait(io.stdout), endAndWait(io.stderr)]);
     const payload = encodeStatus(status, version >= 4);
     await endAndWait(errorStream, payload);

@@ -260,6 +260,11 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.shutdown();
   }
 
+  /** Resolves when every frame received so far has been handled. */
+  processed(): Promise<void> {
+    return this.inChain;
+  }
+
   /** Resolves when all frames queued so far were handed to the transport. */
   flushed(): Promise<void> {
     return this.outChain;
@@ -444,7 +449,15 @@ export function socketTransport(socket: import('node:stream').Duplex): SpdyTrans
 export function spdyOverSocket(socket: import('node:stream').Duplex, head: Buffer): SpdySession {
   const session = new SpdySession(socketTransport(socket));
   socket.on('data', (c: Buffer) => session.receive(c));
-  socket.on('end', () => session.transportClosed());
+  socket.on('end', () => {
+    // The client hung up (upgraded server sockets are half-open capable): finish our side too.
+    session.transportClosed();
+    socket.end();
+  });
+  session.on('close', () => {
+    if (!socket.destroyed && !socket.writableEnded) socket.end();
+    setTimeout(() => socket.destroy(), 5000).unref();
+  });
   socket.on('close', () => session.transportClosed());
   socket.on('error', () => session.transportClosed());
   if (head.length) session.receive(head);

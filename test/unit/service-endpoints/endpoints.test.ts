@@ -113,7 +113,7 @@ test('pods deleted are removed; service deleted removes its Endpoints', async ()
       const ss = ((await c.getEp('web'))?.subsets as any[]) ?? [];
       return ss.length === 1 && ips(ss[0]).join() === '127.1.0.3';
     }, 'pod a removed');
-    await c.admin.delete(R.pods, 'default', 'b');
+    await c.admin.delete(R.pods, 'default', 'b', { gracePeriodSeconds: 0 });
     await waitFor(async () => {
       const e = await c.getEp('web');
       return e && !e.subsets;

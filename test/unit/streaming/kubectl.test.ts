@@ -103,10 +103,13 @@ describe('cp', () => {
       assert.equal(up.code, 0, up.stderr);
       assert.equal(readFileSync(path.join(podDir, 'up.txt'), 'utf8'), content);
 
-      writeFileSync(path.join(podDir, 'hello.txt'), `hello from the pod ${minor}\n`);
-      const down = await kubectl(api, minor, ['cp', `p1:${podDir}/hello.txt`, 'hello.txt'], { cwd: localDir });
+      // Out of the pod: a few MB, so stdout flow and ordering matter.
+      const big = Buffer.alloc(3_000_000);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7 + minor) % 251;
+      writeFileSync(path.join(podDir, 'hello.bin'), big);
+      const down = await kubectl(api, minor, ['cp', `p1:${podDir}/hello.bin`, 'hello.bin'], { cwd: localDir });
       assert.equal(down.code, 0, down.stderr);
-      assert.equal(readFileSync(path.join(localDir, 'hello.txt'), 'utf8'), `hello from the pod ${minor}\n`);
+      assert.ok(readFileSync(path.join(localDir, 'hello.bin')).equals(big));
     });
   }
 });

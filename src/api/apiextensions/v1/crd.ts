@@ -202,6 +202,7 @@ export const crdKind: KindSpec = {
   group: 'apiextensions.k8s.io',
   version: 'v1',
   kind: 'CustomResourceDefinition',
+  generation: true,
   plural: 'customresourcedefinitions',
   singular: 'customresourcedefinition',
   shortNames: ['crd', 'crds'],

@@ -52,6 +52,7 @@ export const daemonSetKind: KindSpec = {
   group: 'apps',
   version: 'v1',
   kind: 'DaemonSet',
+  generation: true,
   plural: 'daemonsets',
   singular: 'daemonset',
   shortNames: ['ds'],

@@ -80,6 +80,7 @@ export const deploymentKind: KindSpec = {
   group: 'apps',
   version: 'v1',
   kind: 'Deployment',
+  generation: true,
   plural: 'deployments',
   singular: 'deployment',
   shortNames: ['deploy'],

@@ -31,6 +31,7 @@ export const replicaSetKind: KindSpec = {
   group: 'apps',
   version: 'v1',
   kind: 'ReplicaSet',
+  generation: true,
   plural: 'replicasets',
   singular: 'replicaset',
   shortNames: ['rs'],

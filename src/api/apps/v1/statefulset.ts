@@ -2,7 +2,7 @@
 import { jsonEqual, type KObject } from '../../../machinery/object.js';
 import { FieldError, fieldErr, checkName, names } from '../../../machinery/validation.js';
 import type { KindSpec } from '../../types.js';
-import { asArr, asObj, dig } from '../../common/shape.js';
+import { asArr, asObj, asStr, dig } from '../../common/shape.js';
 import { ageColumn, column, nameColumn } from '../../common/table.js';
 import { defaultPodTemplateSpec } from '../../core/v1/podspec.js';
 import {
@@ -106,7 +106,9 @@ function validate(obj: KObject, old?: KObject): FieldError[] {
   optionalList(errs, spec.volumeClaimTemplates, 'spec.volumeClaimTemplates').forEach((t, i) =>
     validateClaimTemplate(errs, t, `spec.volumeClaimTemplates[${i}]`),
   );
-  errs.push(...validateSelectorAndTemplate(spec, 'statefulset'));
+  // Each volumeClaimTemplate becomes a volume of the pods, so mounts may name it.
+  const claims = asArr(spec.volumeClaimTemplates).map((t) => asStr(dig(t, 'metadata', 'name'))).filter((n): n is string => !!n);
+  errs.push(...validateSelectorAndTemplate(spec, 'statefulset', claims));
   if (old) {
     // Pod identity, storage and the governing service are fixed at creation.
     const oldSpec = asObj(old.spec) ?? {};
@@ -126,6 +128,7 @@ export const statefulSetKind: KindSpec = {
   group: 'apps',
   version: 'v1',
   kind: 'StatefulSet',
+  generation: true,
   plural: 'statefulsets',
   singular: 'statefulset',
   shortNames: ['sts'],

@@ -12,7 +12,7 @@ import { isEmptySelector, isInt, nonNegative, selectorMatches, validateLabelSele
  * spec.selector and spec.template: selector required and non-empty, template valid, its labels
  * selected by the selector (else the controller would never see its own pods), restartPolicy Always.
  */
-export function validateSelectorAndTemplate(spec: Record<string, unknown>, kindWord: string): FieldError[] {
+export function validateSelectorAndTemplate(spec: Record<string, unknown>, kindWord: string, claimVolumes: string[] = []): FieldError[] {
   const errs: FieldError[] = [];
   const sel = spec.selector;
   if (sel === undefined || sel === null) errs.push(fieldErr.required('spec.selector'));
@@ -21,7 +21,7 @@ export function validateSelectorAndTemplate(spec: Record<string, unknown>, kindW
     errs.push(...selErrs);
     if (selErrs.length === 0 && isEmptySelector(sel)) errs.push(fieldErr.invalid('spec.selector', sel, `empty selector is invalid for ${kindWord}`));
   }
-  errs.push(...validatePodTemplateSpec(spec.template, 'spec.template'));
+  errs.push(...validatePodTemplateSpec(spec.template, 'spec.template', claimVolumes));
   const tpl = asObj(spec.template);
   if (!tpl) return errs;
   const labels = dig(tpl, 'metadata', 'labels');

@@ -238,6 +238,7 @@ export const hpaV2Kind: KindSpec = {
   group: 'autoscaling',
   version: 'v2',
   kind: 'HorizontalPodAutoscaler',
+  generation: true,
   plural: 'horizontalpodautoscalers',
   singular: 'horizontalpodautoscaler',
   shortNames: ['hpa'],

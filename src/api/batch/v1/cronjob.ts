@@ -70,6 +70,7 @@ export const cronJobKind: KindSpec = {
   group: 'batch',
   version: 'v1',
   kind: 'CronJob',
+  generation: true,
   plural: 'cronjobs',
   singular: 'cronjob',
   shortNames: ['cj'],

@@ -152,6 +152,7 @@ export const jobKind: KindSpec = {
   group: 'batch',
   version: 'v1',
   kind: 'Job',
+  generation: true,
   plural: 'jobs',
   singular: 'job',
   categories: ['all'],

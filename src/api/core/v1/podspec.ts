@@ -522,7 +522,11 @@ const DNS_POLICIES = ['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'Non
 // Validation entry points
 
 /** Validate a PodSpec found at `field` (e.g. `spec` or `spec.template.spec`). */
-export function validatePodSpec(spec: unknown, field: string): FieldError[] {
+/**
+ * `claimVolumes` names volumes that come from elsewhere (a StatefulSet's volumeClaimTemplates):
+ * mounts may refer to them although spec.volumes does not list them.
+ */
+export function validatePodSpec(spec: unknown, field: string, claimVolumes: string[] = []): FieldError[] {
   const errs: FieldError[] = [];
   if (spec === undefined || spec === null) return [fieldErr.required(`${field}.containers`)];
   const s = asObj(spec);
@@ -530,6 +534,7 @@ export function validatePodSpec(spec: unknown, field: string): FieldError[] {
   const hostNetwork = s.hostNetwork === true;
   optType(errs, s.hostNetwork, `${field}.hostNetwork`, 'boolean');
   const volumes = validateVolumes(errs, s.volumes, `${field}.volumes`);
+  for (const v of claimVolumes) volumes.add(v);
   const ctx: ContainerCtx = { volumes, names: new Set(), hostNetwork, init: false };
   if (s.containers !== undefined && s.containers !== null && !Array.isArray(s.containers))
     errs.push(fieldErr.invalid(`${field}.containers`, s.containers, 'must be a list of containers'));
@@ -579,7 +584,7 @@ export function validatePodSpec(spec: unknown, field: string): FieldError[] {
 }
 
 /** Validate a pod template (`field` is e.g. `spec.template`): its metadata labels/annotations and spec. */
-export function validatePodTemplateSpec(tpl: unknown, field: string): FieldError[] {
+export function validatePodTemplateSpec(tpl: unknown, field: string, claimVolumes: string[] = []): FieldError[] {
   if (tpl === undefined || tpl === null) return [fieldErr.required(field)];
   const t = asObj(tpl);
   if (!t) return [fieldErr.invalid(field, tpl, 'must be a map')];
@@ -592,7 +597,7 @@ export function validatePodTemplateSpec(tpl: unknown, field: string): FieldError
       errs.push(...validateAnnotations((meta as Obj).annotations, `${field}.metadata.annotations`));
     }
   }
-  errs.push(...validatePodSpec(t.spec, `${field}.spec`));
+  errs.push(...validatePodSpec(t.spec, `${field}.spec`, claimVolumes));
   return errs;
 }
 

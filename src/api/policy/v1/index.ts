@@ -46,6 +46,7 @@ export const policyV1Kinds: KindSpec[] = [
     group: 'policy',
     version: 'v1',
     kind: 'PodDisruptionBudget',
+  generation: true,
     plural: 'poddisruptionbudgets',
     singular: 'poddisruptionbudget',
     shortNames: ['pdb'],
