@@ -14,6 +14,7 @@ import { schedulingV1Kinds } from './scheduling/v1/index.js';
 import { discoveryV1Kinds } from './discovery/v1/index.js';
 import { eventsV1Kinds, viaCoreEventColumns } from './events/v1/index.js';
 import { apiextensionsV1Kinds } from './apiextensions/v1/index.js';
+import { apiregistrationV1Kinds } from './apiregistration/v1/index.js';
 import { authorizationV1Kinds } from './authorization/v1/index.js';
 import { authenticationV1Kinds } from './authentication/v1/index.js';
 
@@ -36,6 +37,7 @@ export function builtinKinds(): KindSpec[] {
     ...discoveryV1Kinds,
     ...events,
     ...apiextensionsV1Kinds,
+    ...apiregistrationV1Kinds,
     ...authorizationV1Kinds,
     ...authenticationV1Kinds,
   ];

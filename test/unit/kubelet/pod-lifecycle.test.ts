@@ -29,6 +29,12 @@ test('a normal run: sandbox with an IP, Running and Ready, container states and 
     assert.match(c.containerID, /^skiff:\/\/c-\d+$/);
     assert.deepEqual(c.lastState, {});
     assert.equal(e.pm.podIP(pod.metadata.uid!), '127.244.1.2');
+    // Status is written only when it changes: a settled pod is not rewritten.
+    await e.pm.idle();
+    const rv = (await getPod(e.client, 'web')).metadata.resourceVersion;
+    await new Promise((r) => setTimeout(r, 300));
+    await e.pm.idle();
+    assert.equal((await getPod(e.client, 'web')).metadata.resourceVersion, rv);
     const created = e.rt.running('web', 'app')!;
     assert.equal(created.config.memoryLimitBytes, 64 * 1024 * 1024);
     assert.equal(created.config.cpuLimitMillis, 100);

@@ -28,6 +28,8 @@ export interface Upgrade {
   path: string;
   upgrade: string;
   protocols: string;
+  /** Resolves when the server side of the upgraded connection is closed. */
+  closed: Promise<void>;
 }
 
 export interface FakeApi {
@@ -146,6 +148,7 @@ export async function startFakeApi(): Promise<FakeApi> {
       path: url.pathname,
       upgrade: String(req.headers.upgrade ?? ''),
       protocols: String(req.headers['sec-websocket-protocol'] ?? req.headers['x-stream-protocol-version'] ?? ''),
+      closed: new Promise<void>((resolve) => socket.once('close', () => resolve())),
     });
     const m = /^\/api\/v1\/namespaces\/default\/pods\/p1\/(exec|attach|portforward)$/.exec(url.pathname);
     if (api.refuseWebSocket && String(req.headers.upgrade).toLowerCase() === 'websocket') {
