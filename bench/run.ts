@@ -148,12 +148,12 @@ function describeOp(label: string, s: OpStats): string {
 
 function printCrud(label: string, r: CrudResult): void {
   console.log(`${label}: ${describeOp('create', r.create)} | ${describeOp('get', r.get)}`);
-  console.log(`${' '.repeat(label.length)}  list ${OPTS.count}: ${fmt(r.listAllMs)} ms (paged by 500: ${fmt(r.listPagedMs)} ms)  watch ${fmt(r.watchPerSecond)} events/s, missed ${r.watchMissed}  server CPU ${fmt(r.cpuPerKCreateMs)} ms/1k creates (client ${fmt(r.clientCpuPerKCreateMs)}), ${fmt(r.cpuPerKGetMs)} ms/1k gets; other processes took ${pct(r.interference)} of the machine`);
+  console.log(`${' '.repeat(label.length)}  list ${OPTS.count}: ${fmt(r.listAllMs)} ms (paged by 500: ${fmt(r.listPagedMs)} ms)  watch ${fmt(r.watchPerSecond)} events/s (last one ${fmt(r.watchLagMs)} ms after the last create), missed ${r.watchMissed}  server CPU ${fmt(r.cpuPerKCreateMs)} ms/1k creates (client ${fmt(r.clientCpuPerKCreateMs)}), ${fmt(r.cpuPerKGetMs)} ms/1k gets; other processes took ${pct(r.interference)} of the machine`);
   if (r.watchMissed) console.log(`!!! ${label}: THE WATCHER MISSED ${r.watchMissed} EVENTS !!!`);
 }
 
 function printFanout(label: string, r: FanoutResult): void {
-  console.log(`${label}: ${r.watchers} watchers, ${describeOp('create', r.create)}, ${fmt(r.eventsPerSecond)} events/s delivered, last one after ${fmt(r.deliveryMs)} ms, server CPU ${fmt(r.cpuMs)} ms (client ${fmt(r.clientCpuMs)} ms), missed ${r.missed}; other processes took ${pct(r.interference)} of the machine`);
+  console.log(`${label}: ${r.watchers} watchers, ${describeOp('create', r.create)}, ${fmt(r.eventsPerSecond)} events/s delivered, last one after ${fmt(r.deliveryMs)} ms (${fmt(r.lagMs)} ms after the last create), server CPU ${fmt(r.cpuMs)} ms (client ${fmt(r.clientCpuMs)} ms), missed ${r.missed}; other processes took ${pct(r.interference)} of the machine`);
   if (r.missed || r.unexpected) console.log(`!!! ${label}: EVENTS MISSED: ${r.missed}, UNEXPECTED LINES: ${r.unexpected} !!!`);
 }
 
@@ -211,12 +211,14 @@ async function main(): Promise<void> {
   const api = await connect(SkiffTarget.connect(server, tls, pid));
   const crud = await runCrud(api, 'bench-crud', OPTS);
   printCrud('skiff     ', crud);
+  const afterCrudMb = memoryMb(pid).rss; // separates the growth due to objects from that due to watchers
   progress(`skiff: fan-out to ${OPTS.watchers} watchers`);
   const fanout = await runFanout(api, 'bench-fanout', OPTS);
   printFanout('skiff     ', fanout);
   release(api);
   await sleep(2 * IDLE_SETTLE_MS);
   const after = memoryMb(pid);
+  console.log(`skiff RSS: ${fmt(idleMb)} MB idle after start, ${fmt(afterCrudMb)} MB after CRUD, ${fmt(after.rss)} MB after the fan-out (peak ${fmt(after.peak)} MB)`);
 
   // The anchor must run alone: Skiff's idle server should burn no CPU meanwhile.
   const skiffCpuBefore = cpuMs(pid);

@@ -31,6 +31,8 @@ export interface CrudResult {
   get: OpStats;
   /** Events/s delivered to the one watcher, from the first create to the last event received. */
   watchPerSecond: number;
+  /** How long after the last create was acknowledged its event reached the watcher. */
+  watchLagMs: number;
   watchMissed: number;
   listAllMs: number;
   listPagedMs: number;
@@ -53,6 +55,8 @@ export interface FanoutResult {
   unexpected: number;
   /** Time from the first create until the last watcher had its last event. */
   deliveryMs: number;
+  /** How long after the last create was acknowledged the last watcher had its event. */
+  lagMs: number;
   cpuMs: number;
   clientCpuMs: number;
   interference: number;
@@ -119,6 +123,7 @@ export async function runCrud(target: Target, ns: string, o: BenchOptions): Prom
     create: opStats(creates),
     get: opStats(gets),
     watchPerSecond,
+    watchLagMs: watcher.lastEventAt - (t0 + creates.ms),
     watchMissed: missedOf([watcher], creates.done) + watcher.unexpected,
     listAllMs,
     listPagedMs,
@@ -151,6 +156,7 @@ export async function runFanout(target: Target, ns: string, o: BenchOptions): Pr
       missed: missedOf(watchers, creates.done),
       unexpected: watchers.reduce((s, w) => s + w.unexpected, 0),
       deliveryMs: lastAt - t0,
+      lagMs: lastAt - (t0 + creates.ms),
       cpuMs: cpuMs(target.pid) - cpu0,
       clientCpuMs: (client.user + client.system) / 1000,
       interference: interference(),

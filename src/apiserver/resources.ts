@@ -234,6 +234,9 @@ export class Resources {
       if (mode === 'Warn') for (const f of unknown) ctx.warnings.push(`unknown field "${f}"`);
     }
     s.prune(obj);
+    // Go decodes null into "unset" for built-in types (`creationTimestamp: null` in a pod template,
+    // `replicas: null`): drop them so stored objects, hashes and diffs agree with upstream.
+    if (s.builtin) dropNulls(obj);
     const typeErrs = s.typeErrors(obj);
     if (typeErrs.length) {
       if (s.builtin) throw decodeError(spec.kind, apiVersionOf(spec.group, spec.version), typeErrs);
@@ -468,8 +471,9 @@ export class Resources {
       patched.apiVersion = current.apiVersion;
       patched.kind = current.kind;
       if (!isPlainObject(patched.metadata)) throw errors.badRequest('the patch removed metadata');
-      const pinned = patched.metadata.resourceVersion;
-      if (pinned !== undefined && pinned !== current.metadata.resourceVersion) throw errors.conflict(groupResource(spec), name);
+      // Only a patch that itself names a resourceVersion is a precondition (and is not retried).
+      const pinned = pinnedResourceVersion(patchBody);
+      if (pinned !== undefined && patched.metadata.resourceVersion !== current.metadata.resourceVersion) throw errors.conflict(groupResource(spec), name);
       this.checkSchema(spec, patched, ctx);
       try {
         return { object: await this.commitUpdate(spec, current, patched, ctx, subresource, isApply), created: false };
@@ -613,6 +617,24 @@ function removeItems(list: string[], drop: string[]) {
     const i = list.indexOf(d);
     if (i >= 0) list.splice(i, 1);
   }
+}
+
+function dropNulls(v: unknown): void {
+  if (Array.isArray(v)) {
+    for (const x of v) dropNulls(x);
+  } else if (isPlainObject(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      if (x === null) delete v[k];
+      else dropNulls(x);
+    }
+  }
+}
+
+/** The resourceVersion a patch body sets, if any (merge-style bodies or JSON patch operations). */
+function pinnedResourceVersion(body: unknown): unknown {
+  if (Array.isArray(body))
+    return body.find((op) => isPlainObject(op) && op.path === '/metadata/resourceVersion' && op.op !== 'test' && op.op !== 'remove')?.value;
+  return isPlainObject(body) && isPlainObject(body.metadata) ? body.metadata.resourceVersion : undefined;
 }
 
 /** Everything that is neither metadata nor status: what a generation counts changes of. */

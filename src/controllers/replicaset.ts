@@ -148,7 +148,7 @@ export class ReplicaSetController {
     return resolveControllerRef(getControllerOf(pod), 'ReplicaSet', (name) => this.replicaSets.get(pod.metadata.namespace, name));
   }
 
-  /** ReplicaSets (not deleting? upstream enqueues all) in the pod's namespace whose selector matches it. */
+  /** ReplicaSets in the pod's namespace whose selector matches it (each decides in its sync whether to adopt). */
   private matchingReplicaSets(pod: KObject): KObject[] {
     return this.replicaSets
       .list(pod.metadata.namespace)

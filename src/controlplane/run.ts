@@ -15,6 +15,10 @@ import { CrdController } from '../controllers/crd.js';
 import { NamespaceDefaultsController } from '../controllers/namespace-defaults.js';
 import { bootstrap } from './bootstrap.js';
 import { createApi } from './api.js';
+import { startControllers, startLocalNodes } from './components.js';
+import { loadOrCreateJoinToken } from '../cluster/join.js';
+import { issueClientCert, issueServingCert } from '../cluster/pki.js';
+import { MetricsSampler, nodeMetricsKind, podMetricsKind } from '../apiserver/metrics.js';
 import type { Resources } from '../apiserver/resources.js';
 
 export interface ControlPlaneOptions {
@@ -32,7 +36,8 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
   port: number;
   resources: Resources;
-  close(): Promise<void>;
+  /** Stops everything; `stopPods` (default true) also stops every container of the local nodes. */
+  close(stopPods?: boolean): Promise<void>;
 }
 
 export async function runControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
@@ -44,8 +49,21 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     mkdirSync(dataDir, { recursive: true });
     store = SqliteStore.open(path.join(dataDir, 'skiff.db'));
   }
-  const tokens = new Map([[opts.pki.adminToken, { name: 'kubernetes-admin', groups: ['system:masters'] }]]);
-  const api = createApi(store, { serviceSubnet: opts.cluster.networking.serviceSubnet, podSubnet: opts.cluster.networking.podSubnet, tokens, serverAddress: `${opts.host}:${opts.port}` });
+  const pkiDir = path.join(opts.stateDir, 'pki');
+  const joinToken = loadOrCreateJoinToken(pkiDir);
+  const tokens = new Map([
+    [opts.pki.adminToken, { name: 'kubernetes-admin', groups: ['system:masters'] }],
+    [joinToken, { name: `system:bootstrap:${joinToken.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] }],
+  ]);
+  // The API server's identity towards kubelets (logs, exec, attach, port-forward, stats).
+  const kubeletClient = await issueClientCert(opts.pki, 'kube-apiserver-kubelet-client', ['system:masters']);
+  const api = createApi(store, {
+    serviceSubnet: opts.cluster.networking.serviceSubnet,
+    podSubnet: opts.cluster.networking.podSubnet,
+    tokens,
+    serverAddress: `${opts.host}:${opts.port}`,
+    kubeletClient,
+  });
   const { resources, schemas, services, handler } = api;
 
   // Custom kinds must be registered before anything serves or collects garbage.
@@ -54,11 +72,12 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
   await crds.start();
   await services.rebuild(resources);
   await api.nodeIpam.rebuild(resources);
-  const server = await listen(handler, { cert: opts.pki.apiServer.cert, key: opts.pki.apiServer.key, ca: opts.pki.ca.cert }, opts.host, opts.port);
+  const server = await listen(handler, { cert: opts.pki.apiServer.cert, key: opts.pki.apiServer.key, ca: opts.pki.ca.cert }, opts.host, opts.port, api.kubeletProxy?.upgrade);
   await bootstrap(resources, {
     apiServerHost: opts.host,
     apiServerPort: server.port,
     kubernetesServiceIP: firstServiceIP(opts.cluster.networking.serviceSubnet),
+    caCert: opts.pki.ca.cert,
   });
   const namespaces = new NamespaceController(resources, client, opts.log);
   const gc = new GarbageCollector(resources, opts.log);
@@ -66,14 +85,32 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
   await namespaces.start();
   await gc.start();
   await namespaceDefaults.start();
+  const controllers = await startControllers(api.client, opts.log);
+  const metrics = new MetricsSampler(resources, kubeletClient);
+  handler.registerComputed('metrics.k8s.io', 'v1beta1', 'nodes', metrics.nodes());
+  handler.registerComputed('metrics.k8s.io', 'v1beta1', 'pods', metrics.pods());
+  api.registry.add(nodeMetricsKind);
+  api.registry.add(podMetricsKind);
+  // Nodes register before the API reports ready, so `create cluster` can wait for them.
+  const nodes = await startLocalNodes({
+    nodes: opts.cluster.nodes,
+    client: api.client,
+    stateDir: opts.stateDir,
+    tls: async (name) => ({ ...(await issueServingCert(opts.pki, name, [name])), ca: opts.pki.ca.cert }),
+    log: opts.log,
+  });
+  metrics.start();
   api.setReady(true);
   opts.log(`control plane "${opts.name}" ready on https://${opts.host}:${server.port} in ${Date.now() - started} ms`);
 
   return {
     port: server.port,
     resources,
-    async close() {
+    async close(stopPods = true) {
       api.setReady(false);
+      metrics.stop();
+      await nodes.stop(stopPods);
+      await controllers.stop();
       namespaces.stop();
       gc.stop();
       namespaceDefaults.stop();

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errors, StatusError } from '../machinery/errors.js';
 import type { ContainerStatus, Runtime, Sandbox } from './runtime/types.js';
-import { parseExecQuery, serveExecUpgrade, servePortForwardUpgrade } from './streaming/index.js';
+import { parseAttachQuery, parseExecQuery, serveAttachUpgrade, serveExecUpgrade, servePortForwardUpgrade } from './streaming/index.js';
 
 export interface KubeletTls {
   cert: string;
@@ -164,14 +164,13 @@ export class KubeletServer {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const rt = this.opts.runtime;
     if ((parts[0] === 'exec' || parts[0] === 'attach') && parts.length === 4) {
-      const exec = parseExecQuery(url.searchParams);
       const c = await this.current(parts[1], parts[2], parts[3]);
       if (c.state !== 'running') throw errors.badRequest(`container ${parts[3]} is not running (state: ${c.state})`);
       if (parts[0] === 'exec') {
-        if (!exec.command.length) throw errors.badRequest('you must specify at least 1 command');
+        const exec = parseExecQuery(url.searchParams);
         return serveExecUpgrade(req, socket, head, exec, (io, signal) => rt.exec(c.id, exec.command, io, signal));
       }
-      return serveExecUpgrade(req, socket, head, exec, async (io, signal) => {
+      return serveAttachUpgrade(req, socket, head, parseAttachQuery(url.searchParams), async (io, signal) => {
         await rt.attach(c.id, io, signal);
         return 0;
       });

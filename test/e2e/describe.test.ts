@@ -45,7 +45,7 @@ const KINDS: Kind[] = [
     name: 'pod-a',
     namespaced: true,
     manifest: `apiVersion: v1\nkind: Pod\n${meta('pod-a', true, ', labels: { app: a }')}\nspec:\n  containers:\n  - { name: main, image: nginx:1.25, ports: [ { containerPort: 80 } ] }\n`,
-    describe: [/^Namespace:\s+dtest$/m, /^Status:\s+(Pending|Running)$/m, /^Containers:\n\s+main:\n\s+Image:\s+nginx:1\.25$/m, /^\s+Port:\s+80\/TCP$/m, /^QoS Class:\s+BestEffort$/m],
+    describe: [/^Namespace:\s+dtest$/m, /^Status:\s+(Pending|Running)$/m, /^Containers:\n\s+main:\n(\s+Container ID:.*\n)?\s+Image:\s+nginx:1\.25$/m, /^\s+Port:\s+80\/TCP$/m, /^QoS Class:\s+BestEffort$/m],
     header: ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'],
   },
   {

@@ -246,8 +246,7 @@ export class DeploymentController {
     if (ctx.d.metadata.annotations?.[REVISION] === revision) return;
     const body = { metadata: { annotations: { [REVISION]: revision } } };
     const saved = await this.client.patch(R.deployments, ctx.d.metadata.namespace, ctx.d.metadata.name!, 'application/merge-patch+json', body);
-    // Keep the status this sync computed on top of the fresh metadata.
-    ctx.d = { ...saved, status: saved.status };
+    ctx.d = saved;
     this.writtenD.set(ctx.key, ctx.d);
   }
 

@@ -76,6 +76,9 @@ export function resolveImage(image: string): ImageEntrypoint | undefined {
       return server('httpd', 'httpd: a static "It works!" server on :80');
     case 'metamagicglobal/hello':
       return server('hello', `hello:${tag}: "Hello world" page on :80`, [`--version=${tag}`]);
+    case 'metamagic/hello':
+      // The seed's slide 46 hello-world image, exposed with --port=8080.
+      return server('hello', `hello:${tag}: "Hello world" page on :8080`, [`--version=${tag}`, '--port=8080']);
     case 'metamagicglobal/k8uiworkshop':
       return server('ui', `k8uiworkshop:${tag}: the Shopping Portal UI on :80 under /ui/`, [`--version=${tag}`]);
     case 'metamagic/omega':

@@ -34,6 +34,7 @@ describe('exec', () => {
       api.upgrades.map((u) => [u.method, u.upgrade.toLowerCase(), u.protocols]),
       [['GET', 'websocket', 'v5.channel.k8s.io']],
     );
+    await api.upgrades[0]!.closed; // the server side is closed too, nothing lingers
   });
 
   test('kubectl 1.32 success exits 0', async () => {
@@ -58,6 +59,7 @@ describe('exec', () => {
     assert.equal(api.upgrades.length, 1);
     assert.equal(api.upgrades[0]!.method, 'POST');
     assert.equal(api.upgrades[0]!.upgrade, 'SPDY/3.1');
+    await api.upgrades[0]!.closed;
   });
 
   test('kubectl 1.27 over SPDY: stdin ends at the stream FIN', async () => {
@@ -142,6 +144,8 @@ describe('port-forward', () => {
         await stop(child);
         api.refuseWebSocket = false;
       }
+      // kubectl gone: every upgraded connection (and the pod connections behind it) is closed.
+      await Promise.all(api.upgrades.map((u) => u.closed));
     });
   }
 

@@ -78,6 +78,8 @@ describe('Deployment controller', () => {
   let rsc: ReplicaSetController;
   let dc: DeploymentController;
   let kubelet: FakeKubelet;
+  /** Sync failures other than write conflicts (which are retried and expected). */
+  const errors: string[] = [];
 
   before(async () => {
     t = await startTestApi();
@@ -87,8 +89,9 @@ describe('Deployment controller', () => {
     // Pods whose image says "broken" never become ready (stuck rollouts).
     kubelet = new FakeKubelet(client, { delayMs: 10, readyIf: (p) => !image(p).includes('broken') });
     await kubelet.start();
-    rsc = new ReplicaSetController(t.client('replicaset-controller'));
-    dc = new DeploymentController(t.client('deployment-controller'));
+    const log = (line: string) => errors.push(line);
+    rsc = new ReplicaSetController(t.client('replicaset-controller'), { log });
+    dc = new DeploymentController(t.client('deployment-controller'), { log });
     await rsc.start();
     await dc.start();
   });
@@ -307,5 +310,9 @@ describe('Deployment controller', () => {
     });
     assert.deepEqual(rss.map(rev).sort(), ['2', '3']);
     assert.deepEqual(rss.map(image).sort(), ['nginx:1.25', 'nginx:1.26']);
+  });
+
+  it('logged no sync errors other than write conflicts', () => {
+    assert.deepEqual(errors, []);
   });
 });

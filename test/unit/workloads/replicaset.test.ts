@@ -188,6 +188,33 @@ describe('ReplicaSet controller', () => {
     }
   });
 
+  it('counts a ready pod as available only after minReadySeconds', async () => {
+    await createNs(client, 'rs5');
+    const readyAll = async (name: string, minReadySeconds: number) => {
+      const rs = await client.create(R.replicasets, 'rs5', replicaSet(name, 2, { app: name }, { minReadySeconds }));
+      const pods = await waitFor('2 pods', async () => {
+        const p = await podsOf(client, 'rs5', rs);
+        return p.length === 2 && p;
+      });
+      for (const p of pods) await markReady(client, p);
+    };
+    // An hour: ready, not available.
+    await readyAll('hour', 3600);
+    const s1 = await waitFor('ready 2', async () => {
+      const s = (await client.get(R.replicasets, 'rs5', 'hour')).status as Record<string, number>;
+      return s.readyReplicas === 2 && s;
+    });
+    await ctrl.idle();
+    assert.equal(s1.availableReplicas, undefined);
+    assert.equal(((await client.get(R.replicasets, 'rs5', 'hour')).status as Record<string, number>).availableReplicas, undefined);
+    // One second: the controller comes back on its own (no further pod event) and counts them.
+    await readyAll('second', 1);
+    await waitFor('available 2 after minReadySeconds', async () => {
+      const s = (await client.get(R.replicasets, 'rs5', 'second')).status as Record<string, number>;
+      return s.availableReplicas === 2;
+    }, 8000);
+  });
+
   it('reports ReplicaFailure and FailedCreate when creates fail, in slow-start batches, and recovers', async () => {
     await createNs(client, 'quota');
     failPods = true;

@@ -1,0 +1,84 @@
+// What runs next to the API in the control-plane process: the controller manager's controllers,
+// the scheduler, the metrics sampler, and (k3s-style, the fast default) the kubelets of the
+// cluster's configured nodes, each with its own runtime directory.
+import path from 'node:path';
+import type { ApiClient } from '../client/client.js';
+import { ReplicaSetController } from '../controllers/replicaset.js';
+import { DeploymentController } from '../controllers/deployment/index.js';
+import { EndpointsController } from '../controllers/endpoints.js';
+import { EndpointSliceController } from '../controllers/endpointslice.js';
+import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
+import { Scheduler } from '../scheduler/index.js';
+import { NodeAgent } from '../kubelet/node-agent.js';
+import { ProcessRuntime } from '../kubelet/runtime/process/runtime.js';
+import type { NodeConfig } from '../cluster/config.js';
+import type { KubeletTls } from '../kubelet/server.js';
+
+interface Component {
+  start(): Promise<void>;
+  stop(): void | Promise<void>;
+}
+
+export interface ControllerManager {
+  stop(): Promise<void>;
+}
+
+/** The controllers and the scheduler, all acting through in-process clients of their own. */
+export async function startControllers(client: (identity: string) => ApiClient, log: (line: string) => void): Promise<ControllerManager> {
+  const components: Component[] = [
+    new ReplicaSetController(client('system:controller:replicaset-controller'), { log }),
+    new DeploymentController(client('system:controller:deployment-controller'), { log }),
+    new EndpointsController(client('system:controller:endpoint-controller'), { log }),
+    new EndpointSliceController(client('system:controller:endpointslice-controller'), { log }),
+    new NodeLifecycleController(client('system:controller:node-controller'), { log }),
+    new Scheduler(client('system:kube-scheduler'), { log }),
+  ];
+  await Promise.all(components.map((c) => c.start()));
+  return {
+    async stop() {
+      for (const c of components) await c.stop();
+    },
+  };
+}
+
+export interface LocalNodes {
+  agents: NodeAgent[];
+  /** `stopPods`: stopping the cluster stops every container; a crash-restart leaves them to be adopted. */
+  stop(stopPods: boolean): Promise<void>;
+}
+
+/** Kubelets for the cluster's configured nodes, hosted in this process. */
+export async function startLocalNodes(opts: {
+  nodes: NodeConfig[];
+  client: (identity: string) => ApiClient;
+  stateDir: string;
+  tls: (nodeName: string) => Promise<KubeletTls>;
+  log: (line: string) => void;
+}): Promise<LocalNodes> {
+  const hasWorkers = opts.nodes.some((n) => n.role === 'worker');
+  const agents = await Promise.all(
+    opts.nodes.map(async (n) => {
+      const rootDir = path.join(opts.stateDir, 'nodes', n.name);
+      return new NodeAgent({
+        client: opts.client(`system:node:${n.name}`),
+        nodeName: n.name,
+        role: n.role,
+        labels: n.labels,
+        // kind taints control-plane nodes only when there are workers to run the pods.
+        taints: n.role === 'control-plane' && hasWorkers ? [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] : [],
+        kubeletPort: 0,
+        rootDir,
+        runtime: new ProcessRuntime({ stateDir: path.join(rootDir, 'runtime') }),
+        tls: await opts.tls(n.name),
+        log: opts.log,
+      });
+    }),
+  );
+  await Promise.all(agents.map((a) => a.start()));
+  return {
+    agents,
+    async stop(stopPods) {
+      await Promise.all(agents.map((a) => a.stop(stopPods)));
+    },
+  };
+}
