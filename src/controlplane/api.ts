@@ -14,6 +14,7 @@ import type { UserInfo } from '../apiserver/context.js';
 import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.js';
 import { ServiceAllocation } from '../apiserver/admission/service-allocation.js';
 import { NodeIpam } from '../apiserver/admission/node-ipam.js';
+import { defaultTolerationSeconds } from '../apiserver/admission/default-tolerations.js';
 import { registerReviews } from '../apiserver/reviews.js';
 import { registerPodSubresources } from '../apiserver/pod-subresources.js';
 import { KubeletProxy, type KubeletClientCredentials } from '../apiserver/kubelet-proxy.js';
@@ -53,6 +54,7 @@ export function createApi(store: Store, opts: ApiOptions): Api {
   const resources = new Resources(store, registry, schemas);
   const services = new ServiceAllocation(opts.serviceSubnet);
   resources.use(namespaceLifecycle);
+  resources.use(defaultTolerationSeconds);
   resources.use(services);
   const nodeIpam = new NodeIpam(opts.podSubnet ?? '127.244.0.0/16');
   resources.use(nodeIpam);

@@ -46,7 +46,7 @@ export class ServiceAllocation implements AdmissionPlugin {
   readonly nodePorts: NodePortAllocator;
 
   constructor(serviceCidr: string, nodePortRange: [number, number] = [30000, 32767]) {
-    this.ips = new ClusterIPAllocator(serviceCidr);
+    this.ips = new ClusterIPAllocator(serviceCidr, { randomStart: true });
     this.nodePorts = new NodePortAllocator(...nodePortRange);
   }
 

@@ -36,7 +36,11 @@ export class ClusterIPAllocator {
   private readonly used = new Set<number>();
   private cursor: number;
 
-  constructor(cidr: string) {
+  /**
+   * `randomStart`: begin at a random address, as upstream allocates randomly — two clusters
+   * sharing the host's loopback network then rarely hand out the same service IP.
+   */
+  constructor(cidr: string, opts: { randomStart?: boolean } = {}) {
     const [addr, bitsText] = cidr.split('/');
     const base = parseIPv4(addr ?? '');
     const bits = Number(bitsText);
@@ -47,7 +51,7 @@ export class ClusterIPAllocator {
     this.cidr = `${formatIPv4(network)}/${bits}`;
     this.first = network + 1;
     this.last = network + size - 2;
-    this.cursor = this.first + 1;
+    this.cursor = this.first + 1 + (opts.randomStart ? Math.floor(Math.random() * (this.last - this.first)) : 0);
   }
 
   /** The address reserved for the `kubernetes` Service: the first usable one. allocate() never returns it. */
