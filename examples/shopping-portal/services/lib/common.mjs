@@ -5,8 +5,14 @@ import os from 'node:os';
 /** The pod's name (HOSTNAME in a pod), shown in responses so load balancing is visible. */
 export const podName = process.env.HOSTNAME || os.hostname();
 
-/** One line per request on stdout, so `kubectl logs` shows the traffic. */
+const LOG_PROBES = process.env.LOG_PROBES === '1' || process.env.LOG_PROBES === 'true';
+
+/**
+ * One line per request on stdout, so `kubectl logs` shows the traffic. The kubelet's probes
+ * (User-Agent kube-probe/…) are left out unless LOG_PROBES=1, so real traffic stays visible.
+ */
 function logRequest(service, req, res, started) {
+  if (!LOG_PROBES && String(req.headers['user-agent'] ?? '').startsWith('kube-probe/')) return;
   const ms = (Number(process.hrtime.bigint() - started) / 1e6).toFixed(1);
   const from = req.socket.remoteAddress ?? '-';
   process.stdout.write(`${new Date().toISOString()} ${service} ${podName} ${from} "${req.method} ${req.url}" ${res.statusCode} ${ms}ms\n`);
@@ -38,7 +44,7 @@ export function readBody(req, limit = 1 << 20) {
 
 /**
  * GETs a JSON document with a hard deadline (connect + headers + body). Resolves
- * { ok: true, status, body } or { ok: false, error }; never rejects.
+ * { ok: true, status, body, servedBy } or { ok: false, error }; never rejects.
  * node:http (not fetch) so the name is resolved by dns.lookup, which the cluster's preload serves.
  */
 export function getJson(url, timeoutMs) {
@@ -61,7 +67,7 @@ export function getJson(url, timeoutMs) {
           return;
         }
         try {
-          finish({ ok: true, status: res.statusCode, body: JSON.parse(text) });
+          finish({ ok: true, status: res.statusCode, body: JSON.parse(text), servedBy: res.headers['x-served-by'] });
         } catch {
           finish({ ok: false, error: 'invalid JSON' });
         }
@@ -85,6 +91,7 @@ export function serve(service, defaultPort, handler) {
   const host = process.env.HOST || undefined;
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
+    res.setHeader('x-served-by', `${service}/${podName}`);
     res.on('finish', () => logRequest(service, req, res, started));
     const url = new URL(req.url ?? '/', 'http://localhost');
     Promise.resolve()
