@@ -1,6 +1,6 @@
 // Pods, scheduler and kubelet (issue 3): each figure next to an anchor measured in this run.
 //   node dist/bench/pods.js [--runs 3] [--replicas 100] [--big-replicas 1000] [--workers 10]
-//                           [--skip-big] [--skip-scheduler] [--cpu-prof DIR]
+//                           [--skip-ready] [--skip-big] [--skip-scheduler] [--cpu-prof DIR]
 // From bench/run.ts: `const rows = await runPodBenchmarks()` returns Report rows (bench/report.ts).
 //
 // 1. `skiff create cluster` (1 node; the seed's 5-node kind config) until it exits — it waits for
@@ -18,11 +18,12 @@
 // or ~/.kube) and are deleted on every path; only processes this bench started (or that its
 // clusters started, identified by pid and start time) are ever signalled, always by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
 import { H2Session } from './h2.js';
 import { cpuMs, memoryMb, startInterferenceMeter, timeCommand } from './procs.js';
 import { Report, type Row } from './report.js';
@@ -40,6 +41,8 @@ export interface PodBenchOptions {
   bigReplicas?: number;
   /** Worker nodes of the multi-node cluster (110 pods each). Default 10. */
   workers?: number;
+  /** Skip the cluster Ready figures. */
+  skipReady?: boolean;
   /** Skip bench/scheduler.js. */
   skipScheduler?: boolean;
   /** Profile the pod clusters' control planes (bench/cpu-profile-preload.ts) into this directory. */
@@ -53,7 +56,6 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SKIFF = join(REPO, 'bin', 'skiff');
 const EPSILON_5 = '/work/shared/workshop/k8s-workshop/kind/1-clusters/epsilon-5.yaml';
 const SCHEDULER_BENCH = fileURLToPath(new URL('./scheduler.js', import.meta.url));
-const PRELOAD = new URL('./cpu-profile-preload.js', import.meta.url).href;
 
 const CREATE_LIMIT_MS = 120_000;
 const DELETE_LIMIT_MS = 180_000;
@@ -68,17 +70,37 @@ interface ProcId {
   start: string;
 }
 
-function statOf(pid: number): { ppid: number; start: string } | undefined {
+function statOf(pid: number): { state: string; ppid: number; start: string } | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), start: f[19] };
+    return { state: f[0], ppid: Number(f[1]), start: f[19] };
   } catch {
     return undefined;
   }
 }
 
-const isAlive = (p: ProcId) => statOf(p.pid)?.start === p.start;
+const isAlive = (p: ProcId) => {
+  const st = statOf(p.pid);
+  return st?.start === p.start && st.state !== 'Z' && st.state !== 'X';
+};
+
+/** Every live process whose working directory is under `dir` (containers run in their rootfs there). */
+function processesUnder(dir: string): ProcId[] {
+  const out: ProcId[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    let cwd = '';
+    try {
+      cwd = readlinkSync(`/proc/${e}/cwd`);
+    } catch {
+      continue;
+    }
+    const st = statOf(Number(e));
+    if (st && st.state !== 'Z' && (cwd === dir || cwd.startsWith(`${dir}/`))) out.push({ pid: Number(e), start: st.start });
+  }
+  return out;
+}
 
 /** The process tree under `root` (not including it) whose environment has POD_IP: the containers. */
 function containerProcesses(root: number): ProcId[] {
@@ -120,6 +142,8 @@ class Session {
   readonly bare = new Set<ChildProcess>();
   /** Container processes our clusters started: checked after every delete. */
   readonly containers = new Map<number, ProcId>();
+  /** Container processes `skiff delete cluster` left behind (this bench killed them). */
+  leaked = 0;
   private cleaned?: Promise<void>;
 
   constructor(readonly progress: (msg: string) => void) {}
@@ -140,11 +164,19 @@ class Session {
     return r.ms;
   }
 
-  /** Containers that outlived their cluster's deletion: reported, then SIGKILLed by pid. */
+  /**
+   * Containers that outlived their cluster's deletion — the ones seen while it ran, and any process
+   * whose working directory is under this bench's SKIFF_HOME — reported, then SIGKILLed by pid.
+   */
   async reapContainers(): Promise<void> {
-    for (let i = 0; i < 20 && [...this.containers.values()].some(isAlive); i++) await sleep(100);
-    const left = [...this.containers.values()].filter(isAlive);
+    const stray = () => {
+      for (const p of processesUnder(this.skiff.home)) this.containers.set(p.pid, p);
+      return [...this.containers.values()].filter(isAlive);
+    };
+    for (let i = 0; i < 20 && stray().length; i++) await sleep(100);
+    const left = stray();
     if (left.length) {
+      this.leaked += left.length;
       this.progress(`WARNING: ${left.length} container processes outlived their cluster (e.g. pid ${left[0].pid}); killing them`);
       for (const p of left) {
         try {
@@ -219,6 +251,54 @@ async function bareSpawn(s: Session, n: number): Promise<BareSpawn> {
   return { wallMs, perProcessMs: wallMs / n, rssMb: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length) };
 }
 
+// ---- CPU profile of the control plane during one phase (V8 inspector on 127.0.0.1) --------------
+
+/**
+ * The control plane runs with NODE_OPTIONS=--inspect=127.0.0.1:0; this attaches to the inspector
+ * URL it logged and profiles from now until `stop`, which writes `file`. Only the measured phase is
+ * profiled, and a control plane that has to be SIGKILLed still yields its profile.
+ */
+async function startProfiler(logFile: string, file: string): Promise<{ stop(): Promise<void> }> {
+  const url = [...readFileSync(logFile, 'utf8').matchAll(/Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/g)].pop()?.[1];
+  if (!url) throw new Error(`no inspector URL in ${logFile}`);
+  const ws = new WebSocket(url);
+  await new Promise<void>((res, rej) => {
+    ws.once('open', () => res());
+    ws.once('error', rej);
+  });
+  let id = 0;
+  const pending = new Map<number, (r: { result?: any; error?: any }) => void>();
+  ws.on('message', (data) => {
+    const msg = JSON.parse(data.toString());
+    if (msg.id !== undefined) pending.get(msg.id)?.(msg);
+  });
+  const call = (method: string, params: object = {}, timeoutMs = 60_000) =>
+    new Promise<any>((res, rej) => {
+      const n = ++id;
+      const timer = setTimeout(() => rej(new Error(`inspector ${method}: no answer in ${timeoutMs} ms`)), timeoutMs);
+      pending.set(n, (r) => {
+        clearTimeout(timer);
+        pending.delete(n);
+        if (r.error) rej(new Error(`inspector ${method}: ${JSON.stringify(r.error)}`));
+        else res(r.result);
+      });
+      ws.send(JSON.stringify({ id: n, method, params }));
+    });
+  await call('Profiler.enable');
+  await call('Profiler.setSamplingInterval', { interval: 500 });
+  await call('Profiler.start');
+  return {
+    async stop() {
+      try {
+        const { profile } = await call('Profiler.stop', {}, 120_000);
+        writeFileSync(file, JSON.stringify(profile));
+      } finally {
+        ws.close();
+      }
+    },
+  };
+}
+
 // ---- a Deployment of sleepers -------------------------------------------------------------------
 
 interface PodTimes {
@@ -253,6 +333,8 @@ interface DeploymentRun {
   containersRssMb: number;
   interference: number;
   timedOut: boolean;
+  /** Container processes still alive after `skiff delete cluster` returned (killed by this bench). */
+  leakedOnDelete?: number;
 }
 
 function deployment(name: string, replicas: number): string {
@@ -288,7 +370,7 @@ function lines(onEvent: (ev: { type: string; object: Record<string, any> }) => v
 
 const quantiles = (xs: number[]) => ({ p50: median(xs), p95: percentile(xs, 95) });
 
-async function runDeployment(s: Session, cluster: string, nodes: number, replicas: number, limitMs: number): Promise<DeploymentRun> {
+async function runDeployment(s: Session, cluster: string, nodes: number, replicas: number, limitMs: number, cpuProfDir?: string): Promise<DeploymentRun> {
   const pid = s.skiff.pid(cluster);
   const { server, tls } = s.skiff.credentials(cluster);
   const api = await H2Session.connect(server, tls);
@@ -329,6 +411,9 @@ async function runDeployment(s: Session, cluster: string, nodes: number, replica
     if (deployWatch.status !== 200) throw new Error(`deployment watch: status ${deployWatch.status}`);
     closers.push(deployWatch.close);
 
+    const profiler = cpuProfDir
+      ? await startProfiler(join(s.skiff.clusterDir(cluster), 'logs', 'controlplane.log'), join(cpuProfDir, `${cluster}-${replicas}-pods.cpuprofile`))
+      : undefined;
     const meter = startInterferenceMeter(pid);
     const cpu0 = cpuMs(pid);
     t0 = performance.now();
@@ -348,6 +433,7 @@ async function runDeployment(s: Session, cluster: string, nodes: number, replica
     const timedOut = !done();
     const cpCpuMs = cpuMs(pid) - cpu0;
     const interference = meter();
+    await profiler?.stop();
     await sleep(SETTLE_MS);
     const cpAfterMb = memoryMb(pid).rss;
     const found = containerProcesses(pid);
@@ -390,14 +476,16 @@ async function runDeployment(s: Session, cluster: string, nodes: number, replica
 
 /** A cluster created for one Deployment run and deleted whatever happens. */
 async function deploymentOnCluster(s: Session, o: { cluster: string; config?: string; nodes: number; replicas: number; limitMs: number; cpuProfDir?: string }): Promise<{ run: DeploymentRun; createMs: number; deleteMs: number }> {
-  const env = o.cpuProfDir ? { NODE_OPTIONS: `--import ${PRELOAD}`, SKIFF_BENCH_PROF_DIR: o.cpuProfDir } : {};
+  const env = o.cpuProfDir ? { NODE_OPTIONS: '--inspect=127.0.0.1:0' } : {};
   let deleteMs = NaN;
   try {
     const createMs = await s.create(o.cluster, o.config, env);
-    const run = await runDeployment(s, o.cluster, o.nodes, o.replicas, o.limitMs);
+    const run = await runDeployment(s, o.cluster, o.nodes, o.replicas, o.limitMs, o.cpuProfDir);
     // Containers started after the snapshot (a replaced pod) are found again just before the delete.
     for (const p of containerProcesses(s.skiff.pid(o.cluster))) s.containers.set(p.pid, p);
+    const leaked = s.leaked;
     deleteMs = await s.delete(o.cluster);
+    run.leakedOnDelete = s.leaked - leaked;
     return { run, createMs, deleteMs };
   } finally {
     if (s.skiff.live.has(o.cluster)) await s.delete(o.cluster).catch((e) => s.progress(`WARNING: ${(e as Error).message}`));
@@ -441,6 +529,7 @@ function describeRun(label: string, d: DeploymentRun, bare: BareSpawn, createMs:
   console.log(`  per pod from ADDED (p50/p95): → scheduled ${q(d.toScheduled)}, → Running ${q(d.toRunning)}, → Ready ${q(d.toReady)}`);
   console.log(`  control plane: RSS ${fmt(d.cpIdleMb)} MB idle → ${fmt(d.cpAfterMb)} MB with the pods (${fmt(((d.cpAfterMb - d.cpIdleMb) * 1024) / d.replicas)} kB per pod); CPU ${fmt(d.cpCpuMs)} ms (${fmt(d.cpCpuMs / d.replicas)} ms per pod); other processes took ${Math.round(d.interference * 100)}% of the machine`);
   console.log(`  ${d.containers} container processes, ${fmt(d.containersRssMb)} MB RSS in all (${fmt((d.containersRssMb * 1024) / Math.max(1, d.containers))} kB each); cluster create ${fmt(createMs)} ms, delete ${fmt(deleteMs)} ms`);
+  if (d.leakedOnDelete) console.log(`  !!! skiff delete cluster left ${d.leakedOnDelete} container processes running (this bench killed them by pid) !!!`);
 }
 
 export async function runPodBenchmarks(options: PodBenchOptions = {}): Promise<Row[]> {
@@ -461,8 +550,8 @@ export async function runPodBenchmarks(options: PodBenchOptions = {}): Promise<R
     progress(`anchor: node -e 0 x${runs}`);
     const nodeMs = await nodeStartMs(runs);
 
-    report.section(`cluster Ready: skiff create cluster until it exits (median of ${runs})`);
-    for (const [label, config, target] of [['1 node', undefined, undefined], ['seed epsilon-5 (2 control planes + 3 workers)', EPSILON_5, 3000]] as const) {
+    if (!options.skipReady) report.section(`cluster Ready: skiff create cluster until it exits (median of ${runs})`);
+    for (const [label, config, target] of options.skipReady ? [] :  [['1 node', undefined, undefined], ['seed epsilon-5 (2 control planes + 3 workers)', EPSILON_5, 3000]] as const) {
       const times: number[] = [];
       for (let i = 0; i < runs; i++) {
         progress(`create cluster ${label} #${i + 1}`);
@@ -520,7 +609,8 @@ export async function runPodBenchmarks(options: PodBenchOptions = {}): Promise<R
       }
     }
     report.notes.push('Cluster and pod figures: `bin/skiff` as a child with a temp SKIFF_HOME/KUBECONFIG; pod times from a watch in this process (client clock).');
-    if (cpuProfDir) report.notes.push(`Pod clusters ran under the V8 profiler: .cpuprofile files in ${cpuProfDir} (node dist/bench/profile-summary.js FILE).`);
+    if (cpuProfDir) report.notes.push(`Pod clusters' control planes ran with --inspect and were profiled during the Deployment: ${cpuProfDir}/*.cpuprofile (node dist/bench/profile-summary.js FILE); their figures include the profiler's cost.`);
+    for (const { label, d } of runsOut) if (d.leakedOnDelete) report.notes.push(`${label}: \`skiff delete cluster\` left ${d.leakedOnDelete} container processes running (killed by the bench).`);
     console.log('\n' + report.render());
     return report.rows;
   } finally {
@@ -541,6 +631,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       workers: { type: 'string', default: '10' },
       'skip-big': { type: 'boolean', default: false },
       'skip-scheduler': { type: 'boolean', default: false },
+      'skip-ready': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
     },
   });
@@ -553,7 +644,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     await runPodBenchmarks({
       runs: Number(values.runs), replicas: Number(values.replicas), workers: Number(values.workers),
       bigReplicas: values['skip-big'] ? 0 : Number(values['big-replicas']),
-      skipScheduler: values['skip-scheduler'], cpuProfDir: values['cpu-prof'],
+      skipScheduler: values['skip-scheduler'], skipReady: values['skip-ready'], cpuProfDir: values['cpu-prof'],
     });
   } catch (e) {
     console.error(`pods bench FAILED: ${(e as Error).stack ?? e}`);

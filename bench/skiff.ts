@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { Tls } from './h2.js';
-import { timeCommand } from './procs.js';
+import { stopPid, timeCommand } from './procs.js';
+import { sleep } from './stats.js';
 
 // dist/bench/skiff.js → the repository root.
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SKIFF = join(REPO, 'bin', 'skiff');
+const DELETE_ATTEMPTS = 3;
 
 export interface CreateTiming {
   /** `skiff create cluster` from spawn to exit. */
@@ -63,14 +65,45 @@ export class SkiffEnv {
     this.live.delete(name);
   }
 
+  /**
+   * Delete every cluster this env created. `skiff delete` is retried (the CLI can be briefly
+   * unloadable while the tree is rebuilt); if it still fails, the server is stopped by its
+   * recorded PID — only if its command line is this cluster's `serve` — so that removing the
+   * temp directory never orphans a process.
+   */
   async deleteAll(): Promise<void> {
     for (const name of [...this.live]) {
-      try {
-        await this.delete(name);
-      } catch (e) {
-        console.error(`WARNING: ${(e as Error).message}`);
+      for (let attempt = 1; attempt <= DELETE_ATTEMPTS && this.live.has(name); attempt++) {
+        try {
+          await this.delete(name);
+        } catch (e) {
+          console.error(`WARNING (attempt ${attempt}/${DELETE_ATTEMPTS}): ${(e as Error).message}`);
+          if (attempt < DELETE_ATTEMPTS) await sleep(2000);
+        }
       }
+      if (this.live.has(name)) await this.stopServerByPid(name);
     }
+  }
+
+  private async stopServerByPid(name: string): Promise<void> {
+    let pid: number;
+    try {
+      pid = this.pid(name);
+    } catch {
+      return; // never started
+    }
+    const ours = (() => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(`serve --name ${name} --home ${this.home}`);
+      } catch {
+        return false;
+      }
+    })();
+    if (ours) {
+      console.error(`stopping the server of cluster ${name} by its PID ${pid}`);
+      await stopPid(pid);
+    }
+    this.live.delete(name);
   }
 
   clusterDir(name: string): string {

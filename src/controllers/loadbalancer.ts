@@ -98,6 +98,8 @@ export class LoadBalancerController {
   private assigned = new Map<string, string>();
   /** Failures already reported (one Warning per Service and reason). */
   private warned = new Set<string>();
+  /** Services that wanted an address and got none. */
+  private waiting = new Set<string>();
 
   constructor(
     private client: ApiClient,
@@ -134,6 +136,7 @@ export class LoadBalancerController {
   }
 
   private claim(key: string, ip: string): void {
+    if (this.assigned.get(key) === ip) return;
     this.release(key);
     this.owners.set(ip, key);
     this.assigned.set(key, ip);
@@ -143,7 +146,10 @@ export class LoadBalancerController {
     const ip = this.assigned.get(key);
     if (ip === undefined) return;
     this.assigned.delete(key);
-    if (this.owners.get(ip) === key) this.owners.delete(ip);
+    if (this.owners.get(ip) !== key) return;
+    this.owners.delete(ip);
+    // An address came free: Services that could not get one try again.
+    for (const k of this.waiting) if (k !== key) this.queue.add(k);
   }
 
   /** A random free address of the pool, or undefined when it is full. */
@@ -166,8 +172,9 @@ export class LoadBalancerController {
   private async sync(key: string): Promise<void> {
     const svc = this.services.cache.get(key);
     if (!svc || !isLoadBalancer(svc)) {
+      this.waiting.delete(key);
       this.release(key);
-      this.warned.delete(key);
+      for (const w of [...this.warned]) if (w.startsWith(`${key}|`)) this.warned.delete(w);
       // No longer a LoadBalancer (ours): clear an address we had written.
       if (svc && dig(svc, 'spec', 'type') !== 'LoadBalancer' && statusIPs(svc).some((ip) => inPool(this.pool, ip))) await this.writeStatus(svc, undefined);
       return;
@@ -188,7 +195,8 @@ export class LoadBalancerController {
       if (!ip) return this.fail(svc, key, `no available IPs in pool ${this.pool.cidr}`);
     }
     this.claim(key, ip);
-    this.warned.delete(key);
+    this.waiting.delete(key);
+    for (const w of [...this.warned]) if (w.startsWith(`${key}|`)) this.warned.delete(w);
     const ingress = asArr(dig(svc, 'status', 'loadBalancer', 'ingress'));
     const ok = ingress.length === 1 && asStr(asObj(ingress[0])?.ip) === ip && asStr(asObj(ingress[0])?.ipMode) === 'VIP';
     if (ok) return;
@@ -199,6 +207,7 @@ export class LoadBalancerController {
 
   private async fail(svc: KObject, key: string, why: string): Promise<void> {
     this.release(key);
+    this.waiting.add(key);
     if (statusIPs(svc).some((ip) => inPool(this.pool, ip))) await this.writeStatus(svc, undefined);
     const mark = `${key}|${why}`;
     if (this.warned.has(mark)) return;

@@ -23,6 +23,8 @@ export interface ClusterDnsOptions {
   log?: (line: string) => void;
 }
 
+/** A reply carries the opcode of its query. */
+const OPCODE_MASK = 0x7800;
 const FLAG_AA = 0x0400;
 const FLAG_TC = 0x0200;
 const FLAG_RD = 0x0100;
@@ -64,8 +66,15 @@ export class ClusterDns {
 
   /** Syncs the informers, then serves; resolves to the bound address. */
   async start(): Promise<{ host: string; port: number }> {
-    await Promise.all([this.services.start(), this.slices.start()]);
-    const port = await this.bind();
+    let port: number;
+    try {
+      await Promise.all([this.services.start(), this.slices.start()]);
+      port = await this.bind();
+    } catch (e) {
+      this.services.stop();
+      this.slices.stop();
+      throw e;
+    }
     this.forwarder = new Forwarder({ upstreams: this.upstreams(port), timeoutMs: this.opts.upstreamTimeoutMs });
     if (this.forwarder.upstreams.length === 0) this.log('dns: no upstream resolver; names outside the cluster get SERVFAIL');
     return { host: this.opts.host, port };
@@ -236,7 +245,7 @@ export class ClusterDns {
     const out: Packet = {
       type: 'response',
       id: q.id ?? 0,
-      flags: (a.authoritative ? FLAG_AA : 0) | (q.flag_rd ? FLAG_RD : 0) | FLAG_RA | (a.rcode & 0x0f),
+      flags: ((q.flags ?? 0) & OPCODE_MASK) | (a.authoritative ? FLAG_AA : 0) | (q.flag_rd ? FLAG_RD : 0) | FLAG_RA | (a.rcode & 0x0f),
       questions: q.questions ?? [],
       answers: a.answers ?? [],
       authorities: a.authorities ?? [],
@@ -270,7 +279,7 @@ export class ClusterDns {
     return dnsPacket.encode({
       type: 'response',
       id: q.id ?? 0,
-      flags: extraFlags | (q.flag_rd ? FLAG_RD : 0) | FLAG_RA | (rcode & 0x0f),
+      flags: ((q.flags ?? 0) & OPCODE_MASK) | extraFlags | (q.flag_rd ? FLAG_RD : 0) | FLAG_RA | (rcode & 0x0f),
       questions: q.questions ?? [],
       additionals: edns ? [this.opt(rcode)] : [],
     });

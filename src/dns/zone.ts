@@ -104,6 +104,8 @@ export class ClusterZone {
   private services = new Map<string, KObject>();
   /** `<ns>/<service>` → slice key → slice. */
   private slices = new Map<string, Map<string, KObject>>();
+  /** `<ns>/<slice>` → the `<ns>/<service>` it is filed under. */
+  private sliceOwner = new Map<string, string>();
   private namespaces = new Map<string, number>();
   /** Canonical IP → PTR targets; rebuilt lazily after a change. */
   private reverse?: Map<string, string[]>;
@@ -134,24 +136,32 @@ export class ClusterZone {
   }
 
   setSlice(slice: KObject): void {
-    this.deleteSlice(slice, false);
+    this.dropSlice(slice);
     const owner = slice.metadata.labels?.[SERVICE_NAME_LABEL];
-    if (!owner) return;
-    const key = `${slice.metadata.namespace}/${owner}`;
-    let m = this.slices.get(key);
-    if (!m) this.slices.set(key, (m = new Map()));
-    m.set(slice.metadata.name ?? '', slice);
+    if (owner) {
+      const svcKey = `${slice.metadata.namespace}/${owner}`;
+      let m = this.slices.get(svcKey);
+      if (!m) this.slices.set(svcKey, (m = new Map()));
+      m.set(slice.metadata.name ?? '', slice);
+      this.sliceOwner.set(`${slice.metadata.namespace}/${slice.metadata.name}`, svcKey);
+    }
     this.changed();
   }
 
-  deleteSlice(slice: KObject, notify = true): void {
-    // The service-name label may have changed since the slice was indexed: look everywhere in its namespace.
-    const prefix = `${slice.metadata.namespace}/`;
-    for (const [k, m] of this.slices) {
-      if (!k.startsWith(prefix) || !m.delete(slice.metadata.name ?? '')) continue;
-      if (m.size === 0) this.slices.delete(k);
-    }
-    if (notify) this.changed();
+  deleteSlice(slice: KObject): void {
+    this.dropSlice(slice);
+    this.changed();
+  }
+
+  /** Unindex a slice under the Service it was filed under (its service-name label may have changed since). */
+  private dropSlice(slice: KObject): void {
+    const key = `${slice.metadata.namespace}/${slice.metadata.name}`;
+    const svcKey = this.sliceOwner.get(key);
+    if (svcKey === undefined) return;
+    this.sliceOwner.delete(key);
+    const m = this.slices.get(svcKey);
+    m?.delete(slice.metadata.name ?? '');
+    if (m && m.size === 0) this.slices.delete(svcKey);
   }
 
   private changed(): void {

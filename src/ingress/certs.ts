@@ -46,7 +46,11 @@ export class CertStore {
   readonly tlsHosts = new Set<string>();
   errors: string[] = [];
 
-  constructor(readonly defaultContext: tls.SecureContext) {}
+  readonly defaultContext: tls.SecureContext;
+
+  constructor(readonly defaultPair: CertKeyPair) {
+    this.defaultContext = tls.createSecureContext(defaultPair);
+  }
 
   rebuild(ingresses: KObject[], getSecret: (ns: string, name: string) => KObject | undefined): void {
     const exact = new Map<string, tls.SecureContext>();

@@ -225,7 +225,7 @@ export class IngressController {
 
   async start(): Promise<{ httpPort: number; httpsPort: number }> {
     const def = await createDefaultCertificate();
-    this.certs = new CertStore(tls.createSecureContext(def));
+    this.certs = new CertStore(def);
     const rebuild = () => this.rebuild();
     this.ingresses.on({ onAdd: rebuild, onUpdate: rebuild, onDelete: rebuild });
     this.classes.on({ onAdd: rebuild, onUpdate: rebuild, onDelete: rebuild });
@@ -285,7 +285,8 @@ export class IngressController {
     if (secure) {
       server = tls.createServer({
         SNICallback: this.certs!.sniCallback,
-        secureContext: this.certs!.defaultContext,
+        cert: this.certs!.defaultPair.cert,
+        key: this.certs!.defaultPair.key,
         ALPNProtocols: ['h2', 'http/1.1'],
       });
       server.on('secureConnection', (s: tls.TLSSocket) => this.onTls(s, actual));

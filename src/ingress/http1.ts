@@ -817,12 +817,23 @@ class ClientConn implements BackendOwner {
       if (!this.reqDone) this.closeAfter = true;
       const out = `${head.statusLine}\r\n${head.forwarded}${this.closeAfter ? 'Connection: close\r\n' : ''}\r\n`;
       this.bytesToClient += out.length;
+      // Head and the body bytes that came with it leave in one write (one syscall, one segment).
+      if (rest && !framer.done) {
+        this.resBuf = null;
+        const n = framer.take(rest, 0);
+        if (n < 0) {
+          this.sock.destroy();
+          return;
+        }
+        const head = Buffer.from(out, 'latin1');
+        const piece = n === rest.length ? rest : rest.subarray(0, n);
+        this.bytesToClient += n;
+        if (!this.sock.write(Buffer.concat([head, piece], head.length + n))) this.backend?.sock.pause();
+        if (framer.done) this.responseComplete(n < rest.length ? rest.subarray(n) : null);
+        return;
+      }
       this.sock.write(out, 'latin1');
       if (framer.done) return this.responseComplete(rest);
-      if (rest) {
-        this.resBuf = null;
-        this.forwardResponseBody(rest, 0);
-      }
     }
   }
 

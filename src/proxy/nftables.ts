@@ -129,9 +129,40 @@ export function nftUsable(): boolean {
   return r.status === 0;
 }
 
+/** The UDP backends of each service port ("ip:port"), to find the ones that left. */
+function udpBackends(ports: readonly ProxyServicePort[]): Set<string> {
+  const out = new Set<string>();
+  for (const sp of ports) if (sp.protocol === 'UDP') for (const e of sp.endpoints) out.add(`${e.ip}:${e.port}`);
+  return out;
+}
+
+let conntrackBin: string | null | undefined;
+function conntrackAvailable(): boolean {
+  if (conntrackBin === undefined) conntrackBin = spawnSync('conntrack', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0 ? 'conntrack' : null;
+  return conntrackBin !== null;
+}
+
+/**
+ * UDP has no connection end: a flow DNATed to a backend that left keeps going there until its
+ * conntrack entry times out. As upstream does, delete those entries (best effort; needs the
+ * `conntrack` tool from conntrack-tools).
+ */
+async function clearUdpFlows(removed: string[], log: (line: string) => void): Promise<void> {
+  if (removed.length === 0 || !conntrackAvailable()) return;
+  for (const ep of removed) {
+    const i = ep.lastIndexOf(':');
+    await new Promise<void>((resolve) => {
+      const p = spawn('conntrack', ['-D', '-p', 'udp', '--reply-src', ep.slice(0, i), '--reply-port-src', ep.slice(i + 1)], { stdio: 'ignore' });
+      p.on('error', (e) => (log(`proxy: conntrack: ${e.message}`), resolve()));
+      p.on('close', () => resolve()); // exit 1 = nothing to delete
+    });
+  }
+}
+
 export class NftablesProxy {
   private state?: NftState;
   private stopped = false;
+  private udp = new Set<string>();
 
   constructor(
     readonly table: string,
@@ -158,6 +189,10 @@ export class NftablesProxy {
       throw e;
     }
     this.state = state;
+    const udp = udpBackends(ports);
+    const removed = [...this.udp].filter((e) => !udp.has(e));
+    this.udp = udp;
+    await clearUdpFlows(removed, this.log);
   }
 
   async stop(): Promise<void> {

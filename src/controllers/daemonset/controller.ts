@@ -409,6 +409,18 @@ export class DaemonSetController {
     this.deletes.expectDeletions(key, deletes.map(cacheKey));
     const ref = newControllerRef(ds, 'apps/v1', 'DaemonSet');
     let firstErr: unknown;
+    // Deletes first: an old pod whose replacement is available goes before the next surge pod starts.
+    await Promise.all(
+      deletes.map(async (p) => {
+        try {
+          const existed = await this.podControl.deletePod(ns, p.metadata.name!, ds);
+          if (!existed) this.deletes.deletionObserved(key, cacheKey(p));
+        } catch (e) {
+          this.deletes.deletionObserved(key, cacheKey(p));
+          firstErr ??= e;
+        }
+      }),
+    );
     const queue = [...createOn];
     const { successes, error } = await slowStartBatch(createOn.length, 1, async () => {
       const node = queue.shift()!;
@@ -421,17 +433,6 @@ export class DaemonSetController {
     });
     for (let i = successes; i < createOn.length; i++) this.creates.creationObserved(key);
     if (error) firstErr = error;
-    await Promise.all(
-      deletes.map(async (p) => {
-        try {
-          const existed = await this.podControl.deletePod(ns, p.metadata.name!, ds);
-          if (!existed) this.deletes.deletionObserved(key, cacheKey(p));
-        } catch (e) {
-          this.deletes.deletionObserved(key, cacheKey(p));
-          firstErr ??= e;
-        }
-      }),
-    );
     if (firstErr) throw firstErr;
   }
 

@@ -684,6 +684,7 @@ export class JobController {
   }
 
   private async writeStatus(ctx: SyncCtx): Promise<void> {
+    normalizeStatus(status(ctx.job));
     const saved = await this.client.update(R.jobs, ctx.job.metadata.namespace, ctx.job, 'status');
     this.written.set(ctx.key, saved);
     ctx.job = deepCopy(saved);

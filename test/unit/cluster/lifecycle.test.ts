@@ -187,9 +187,9 @@ test('with a nodes endpoint, create waits for every configured node to be Ready'
 });
 
 test('a cluster that never gets Ready fails within --wait: log tail shown, process stopped, state removed', async () => {
-  const r = await cli(['create', 'cluster', '--name', 'never', '--wait', '1s'], { FAKE_NODES: 'never' });
+  const r = await cli(['create', 'cluster', '--name', 'never', '--wait', '5s'], { FAKE_NODES: 'never' });
   assert.equal(r.code, 1);
-  assert.match(r.out, / ✗ Waiting ≤ 1s for control-plane = Ready ⏳/);
+  assert.match(r.out, / ✗ Waiting ≤ 5s for control-plane = Ready ⏳/);
   assert.match(r.err, /fake control plane listening/);
   assert.match(r.err, /ERROR: nodes did not become Ready in time \(not Ready: never-control-plane\)\n$/);
   assert.equal(existsSync(clusterPaths(home, 'never').dir), false);

@@ -123,7 +123,9 @@ test('a silent kubelet: Ready Unknown, unreachable taints, pods marked not ready
   const kubelet = new FakeKubelet(c.admin, 'n1');
   try {
     await kubelet.register();
-    await runningPod(c.admin, pod('plain', 'n1'));
+    // Every pod gets 300 s not-ready/unreachable tolerations at admission (DefaultTolerationSeconds);
+    // `plain` opts out with 0 s, which means "evict at once".
+    await runningPod(c.admin, pod('plain', 'n1', [{ key: TAINT_UNREACHABLE, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 0 }]));
     await runningPod(c.admin, pod('tolerant', 'n1', [{ key: TAINT_UNREACHABLE, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 }]));
     await runningPod(c.admin, pod('forever', 'n1', [{ operator: 'Exists' }]));
     await c.ctrl.start();

@@ -6,7 +6,8 @@ import { nftUsable } from '../../../src/proxy/nftables.js';
 import { proxySuite } from './scenarios.js';
 
 const usable = nftUsable();
-proxySuite('kernel', { skip: usable ? false : 'needs root and nftables' });
+const conntrack = spawnSync('conntrack', ['--version'], { stdio: 'ignore' }).status === 0;
+proxySuite('kernel', { skip: usable ? false : 'needs root and nftables', skipUdpMove: conntrack ? false : 'needs the conntrack tool (conntrack-tools)' });
 
 const table = `skiff-test-${process.pid}`;
 after(() => {

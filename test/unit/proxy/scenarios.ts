@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
-import type dgram from 'node:dgram';
+import dgram from 'node:dgram';
 import { startTestApi, type TestApi } from '../../support/in-memory-api.js';
 import { R, type ApiClient } from '../../../src/client/client.js';
 import { EndpointSliceController } from '../../../src/controllers/endpointslice.js';
@@ -12,7 +12,7 @@ import { LoadBalancerController } from '../../../src/controllers/loadbalancer.js
 import { ServiceProxy } from '../../../src/proxy/service-proxy.js';
 import { ask, closeServer, connectLine, expectRejected, lineServer, pod, randomNet, runPod, service, setPodStatus, udpAsk, udpEcho, waitFor } from './helpers.js';
 
-export function proxySuite(mode: 'userspace' | 'kernel', opts: { skip?: string | false } = {}): void {
+export function proxySuite(mode: 'userspace' | 'kernel', opts: { skip?: string | false; skipUdpMove?: string | false } = {}): void {
   describe(`service proxy (${mode})`, { skip: opts.skip }, () => {
     let t: TestApi;
     let admin: ApiClient;
@@ -62,6 +62,13 @@ export function proxySuite(mode: 'userspace' | 'kernel', opts: { skip?: string |
     before(async () => {
       t = await startTestApi();
       admin = t.client('admin');
+      await admin.create(R.nodes, undefined, {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'n1', labels: { 'kubernetes.io/hostname': 'n1' } },
+        spec: {},
+        status: { conditions: [{ type: 'Ready', status: 'True' }] },
+      });
       slices = new EndpointSliceController(t.client('slices'));
       endpoints = new EndpointsController(t.client('endpoints'));
       lb = new LoadBalancerController(t.client('lb'), { pool: lbPool });
@@ -106,6 +113,29 @@ export function proxySuite(mode: 'userspace' | 'kernel', opts: { skip?: string |
       const vip = await clusterIP('udp');
       assert.equal(await udpAsk(vip, 7053, 'hello'), 'udp-a:hello');
       assert.equal(await udpAsk(vip, 7053, 'again'), 'udp-a:again');
+    });
+
+    it('moves a UDP flow off an endpoint that left', { skip: opts.skipUdpMove }, async () => {
+      await backends(['udpmv-a', 'udpmv-b'], { app: 'udpmv' }, [{ name: 'dns', containerPort: 18053, protocol: 'UDP' } as { name: string; containerPort: number }]);
+      await admin.create(R.services, 'default', service('udpmv', { selector: { app: 'udpmv' }, ports: [{ name: 'dns', port: 7053, protocol: 'UDP', targetPort: 'dns' }] }));
+      await settled('udpmv', 2);
+      const vip = await clusterIP('udpmv');
+      const sock = dgram.createSocket('udp4');
+      try {
+        const q = (m: string) =>
+          new Promise<string>((res, rej) => {
+            const t = setTimeout(() => rej(new Error('no UDP answer')), 3000);
+            sock.once('message', (b) => (clearTimeout(t), res(String(b))));
+            sock.send(m, 7053, vip);
+          });
+        const first = (await q('1')).split(':')[0];
+        assert.equal((await q('2')).split(':')[0], first, 'one flow, one backend');
+        await admin.delete(R.pods, 'default', first, { gracePeriodSeconds: 0 });
+        await settled('udpmv', 1);
+        assert.notEqual((await q('3')).split(':')[0], first);
+      } finally {
+        sock.close();
+      }
     });
 
     it('serves every port of a multi-port Service on its own target port', async () => {
@@ -204,12 +234,17 @@ export function proxySuite(mode: 'userspace' | 'kernel', opts: { skip?: string |
     it('balances by least connection when the Service asks for lc', async () => {
       await backends(['lc-a', 'lc-b'], { app: 'lc' });
       await admin.create(R.services, 'default', service('lc', { selector: { app: 'lc' }, ports: [{ port: 7080, targetPort: PORT }] }, { 'skiff.dev/lb-algorithm': 'lc' }));
-      await settled('lc', 2);
+      const sp = await settled('lc', 2);
       const vip = await clusterIP('lc');
       const held = await connectLine(vip, 7080);
       const busy = (await held.ask()).split('|')[0];
       // While one backend holds a connection, every new one goes to the other.
-      for (let i = 0; i < 4; i++) assert.notEqual((await ask(vip, 7080)).split('|')[0], busy);
+      const b = proxy.relay.balancer('default/lc:/TCP')!;
+      const total = () => sp.endpoints.reduce((a, e) => a + b.activeCount(e), 0);
+      for (let i = 0; i < 4; i++) {
+        assert.notEqual((await ask(vip, 7080)).split('|')[0], busy);
+        await waitFor(() => total() === 1, 'the closed connection to be released');
+      }
       held.close();
     });
 

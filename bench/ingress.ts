@@ -1,0 +1,250 @@
+// Ingress data-plane benchmark: wrk against a backend directly, through the skiff Ingress
+// controller, and through nginx configured as the same reverse proxy (keep-alive upstream pool,
+// X-Forwarded-* headers), same concurrency and duration, all on loopback. Prints requests/s and
+// p50/p99 latency, each as a ratio to direct, and the ingress/nginx throughput ratio (target ≥ 0.5).
+//   node dist/bench/ingress.js [--duration 5] [--connections 64] [--threads 1] [--runs 1]
+// Skips cleanly (exit 0) when wrk is not installed; the nginx row is skipped without nginx.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { R } from '../src/client/client.js';
+import type { KObject } from '../src/machinery/object.js';
+import { IngressController, INGRESSES } from '../src/ingress/index.js';
+import { startTestApi } from '../test/support/in-memory-api.js';
+import { sleep } from './stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '64' },
+    threads: { type: 'string', default: '1' },
+    runs: { type: 'string', default: '1' },
+  },
+});
+const DURATION = Math.min(60, Math.max(1, Number(args.duration)));
+const CONNS = Math.min(1024, Math.max(1, Number(args.connections)));
+const THREADS = Math.min(16, Math.max(1, Number(args.threads)));
+const RUNS = Math.min(10, Math.max(1, Number(args.runs)));
+const BACKEND_IP = '127.10.9.2';
+const INGRESS_IP = '127.10.9.1';
+const NGINX_IP = '127.10.9.3';
+
+function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
+    try {
+      execFileSync('test', ['-x', join(dir, cmd)]);
+      return join(dir, cmd);
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+const children = new Set<ChildProcess>();
+const tmp = mkdtempSync(join(os.tmpdir(), 'skiff-ingress-bench-'));
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null && c.pid) c.kill('SIGKILL');
+  rmSync(tmp, { recursive: true, force: true });
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanup(), process.exit(130)));
+
+async function freePort(ip: string): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, ip, r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitPort(ip: string, port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: ip, port }, () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on ${ip}:${port}`);
+}
+
+/** The backend: a separate Node process answering a small fixed body (as a typical pod would). */
+async function startBackend(): Promise<number> {
+  const port = await freePort(BACKEND_IP);
+  const code = `require('http').createServer((q,s)=>{s.writeHead(200,{'content-type':'text/plain','content-length':13});s.end('hello, world\\n')}).listen(${port},'${BACKEND_IP}')`;
+  const c = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  children.add(c);
+  await waitPort(BACKEND_IP, port);
+  return port;
+}
+
+async function startNginx(nginx: string, backendPort: number): Promise<number> {
+  const port = await freePort(NGINX_IP);
+  const conf = `
+worker_processes auto;
+daemon off;
+pid ${tmp}/nginx.pid;
+error_log ${tmp}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi;
+  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
+  keepalive_timeout 75s; keepalive_requests 1000000;
+  upstream backend { server ${BACKEND_IP}:${backendPort}; keepalive 320; keepalive_requests 1000000; }
+  server {
+    listen ${NGINX_IP}:${port};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Port $server_port;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }
+}`;
+  writeFileSync(join(tmp, 'nginx.conf'), conf);
+  const c = spawn(nginx, ['-c', join(tmp, 'nginx.conf'), '-p', tmp, '-e', join(tmp, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  c.stderr?.on('data', (d) => (err += d));
+  children.add(c);
+  try {
+    await waitPort(NGINX_IP, port);
+  } catch (e) {
+    throw new Error(`nginx did not start: ${err}`);
+  }
+  return port;
+}
+
+/** Reference point: a plain node:http reverse proxy (keep-alive agent), the issue's "about 0.22 of direct". */
+async function startNodeProxy(backendPort: number): Promise<number> {
+  const port = await freePort(NGINX_IP);
+  const code = `const http=require('http');const agent=new http.Agent({keepAlive:true,maxFreeSockets:320});
+http.createServer((q,s)=>{const h={...q.headers,'x-forwarded-for':q.socket.remoteAddress,'x-forwarded-proto':'http'};
+const r=http.request({host:'${BACKEND_IP}',port:${backendPort},method:q.method,path:q.url,headers:h,agent},(b)=>{s.writeHead(b.statusCode,b.headers);b.pipe(s)});
+r.on('error',()=>{s.statusCode=502;s.end()});q.pipe(r)}).listen(${port},'${NGINX_IP}')`;
+  const c = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+  children.add(c);
+  await waitPort(NGINX_IP, port);
+  return port;
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number; // ms
+  p99: number; // ms
+  errors: string;
+}
+
+function parseLatency(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+function wrk(bin: string, url: string, host: string): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(bin, ['-t', String(THREADS), '-c', String(CONNS), '-d', `${DURATION}s`, '--latency', '-H', `Host: ${host}`, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(c);
+    let out = '';
+    c.stdout!.on('data', (d) => (out += d));
+    c.stderr!.on('data', (d) => (out += d));
+    const killer = setTimeout(() => c.kill('SIGKILL'), (DURATION + 30) * 1000);
+    c.on('exit', (code) => {
+      clearTimeout(killer);
+      children.delete(c);
+      if (code !== 0) return reject(new Error(`wrk exited ${code}: ${out}`));
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+      const p50 = parseLatency(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+      const p99 = parseLatency(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+      const errors = [/Non-2xx or 3xx responses: \d+/.exec(out)?.[0], /Socket errors: .*/.exec(out)?.[0]].filter(Boolean).join('; ');
+      resolve({ rps, p50, p99, errors });
+    });
+  });
+}
+
+function best(rs: WrkResult[]): WrkResult {
+  return rs.reduce((a, b) => (b.rps > a.rps ? b : a));
+}
+
+async function main(): Promise<void> {
+  const wrkBin = which('wrk');
+  if (!wrkBin) {
+    console.log('ingress bench: wrk is not installed (apt-get install wrk); skipped');
+    return;
+  }
+  const nginxBin = which('nginx');
+  const backendPort = await startBackend();
+  const api = await startTestApi();
+  const client = api.client('ingress-bench');
+  await client.create({ group: 'networking.k8s.io', version: 'v1', resource: 'ingressclasses' }, undefined, {
+    apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass',
+    metadata: { name: 'skiff', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } },
+    spec: { controller: 'skiff.dev/ingress-controller' },
+  } as KObject);
+  await client.create(R.services, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: backendPort }] } } as KObject);
+  await client.create(R.endpointslices, 'default', {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: 'web-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4', ports: [{ name: '', port: backendPort, protocol: 'TCP' }], endpoints: [{ addresses: [BACKEND_IP], conditions: { ready: true } }],
+  } as KObject);
+  await client.create(INGRESSES, 'default', {
+    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'default' },
+    spec: { rules: [{ host: 'bench.local', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
+  } as KObject);
+  const ctl = new IngressController(client, { address: INGRESS_IP, httpPort: 0, httpsPort: 0 });
+  const { httpPort } = await ctl.start();
+  for (let i = 0; i < 100; i++) {
+    if (ctl.decide('bench.local', '/') && !('status' in ctl.decide('bench.local', '/'))) break;
+    await sleep(20);
+  }
+  const nginxPort = nginxBin ? await startNginx(nginxBin, backendPort) : undefined;
+
+  const rows: [string, string, WrkResult][] = [];
+  const targets: [string, string][] = [
+    ['direct', `http://${BACKEND_IP}:${backendPort}/`],
+    ['skiff ingress', `http://${INGRESS_IP}:${httpPort}/`],
+  ];
+  if (nginxPort) targets.push(['nginx', `http://${NGINX_IP}:${nginxPort}/`]);
+  const nodePort = await startNodeProxy(backendPort);
+  targets.push(['node:http proxy', `http://${NGINX_IP}:${nodePort}/`]);
+  const results = new Map<string, WrkResult[]>();
+  process.stderr.write(`ingress bench: load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} before the runs\n`);
+  // Warm up (JIT, pools), then RUNS interleaved rounds; the best round of each counts.
+  for (const [, url] of targets) await wrk(wrkBin, url, 'bench.local').catch(() => undefined);
+  for (let r = 0; r < RUNS; r++)
+    for (const [name, url] of targets) {
+      const res = await wrk(wrkBin, url, 'bench.local');
+      results.set(name, [...(results.get(name) ?? []), res]);
+    }
+  for (const [name, url] of targets) rows.push([name, url, best(results.get(name)!)]);
+  const direct = rows[0][2];
+  console.log(`ingress bench: wrk -t${THREADS} -c${CONNS} -d${DURATION}s, ${RUNS} run(s), ${os.cpus().length} CPUs, nginx worker_processes auto`);
+  console.log('target            req/s     ×direct   p50 ms  ×direct   p99 ms  ×direct   errors');
+  for (const [name, , r] of rows)
+    console.log(
+      `${name.padEnd(16)} ${r.rps.toFixed(0).padStart(7)}   ${(r.rps / direct.rps).toFixed(2).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}  ${(r.p50 / direct.p50).toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}  ${(r.p99 / direct.p99).toFixed(2).padStart(6)}   ${r.errors || '-'}`,
+    );
+  const ing = rows.find((r) => r[0] === 'skiff ingress')![2];
+  const ngx = rows.find((r) => r[0] === 'nginx')?.[2];
+  if (ngx) console.log(`skiff ingress / nginx throughput: ${(ing.rps / ngx.rps).toFixed(2)} (target ≥ 0.50)`);
+  else console.log('nginx not installed: the nginx comparison was skipped');
+  ctl.stop();
+  await api.close();
+}
+
+main()
+  .catch((e) => {
+    console.error(`ingress bench failed: ${(e as Error).stack ?? e}`);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);

@@ -1,0 +1,2 @@
+export { StatefulSetController, type StatefulSetControllerOptions } from './controller.js';
+export * from './util.js';
