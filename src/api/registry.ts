@@ -6,6 +6,12 @@ import type { KindSpec } from './types.js';
 export const DEFAULT_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 export class Registry extends EventEmitter {
+  constructor() {
+    super();
+    // Every in-process watch listens for its kind going away (a deleted CRD): many listeners are normal.
+    this.setMaxListeners(0);
+  }
+
   private byResource = new Map<string, KindSpec>(); // "group/version/plural"
   private byKind = new Map<string, KindSpec>(); // "group/version/Kind"
 

@@ -3,6 +3,7 @@
 // which stops its pods and reports the node NotReady.
 import path from 'node:path';
 import { HttpClient } from '../client/http.js';
+import { R } from '../client/client.js';
 import { discoverCa } from '../cluster/join.js';
 import { createCa, issueServingCert } from '../cluster/pki.js';
 import { ProcessRuntime } from '../kubelet/runtime/process/runtime.js';
@@ -29,6 +30,18 @@ function parseLabels(text: string | undefined): Record<string, string> {
   return out;
 }
 
+/** The cluster DNS server as the control plane publishes it (the kube-dns EndpointSlice). */
+async function dnsAddress(client: HttpClient): Promise<string[]> {
+  try {
+    const slice = await client.get(R.endpointslices, 'kube-system', 'kube-dns-server');
+    const ip = (slice.endpoints as { addresses: string[] }[] | undefined)?.[0]?.addresses?.[0];
+    const port = (slice.ports as { port: number }[] | undefined)?.[0]?.port ?? 53;
+    return ip ? [port === 53 ? ip : `${ip}:${port}`] : [];
+  } catch {
+    return [];
+  }
+}
+
 export async function nodeJoin(ctx: CliContext, o: NodeJoinOptions): Promise<void> {
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(o.nodeName)) throw new CliError(`--node-name "${o.nodeName}" is not a valid node name`);
   let ca: string;
@@ -38,6 +51,7 @@ export async function nodeJoin(ctx: CliContext, o: NodeJoinOptions): Promise<voi
     throw new CliError(`cannot join ${o.server}: ${(e as Error).message}`);
   }
   const client = new HttpClient({ server: o.server, ca, token: o.token, identity: `system:node:${o.nodeName}` });
+  const clusterDNS = await dnsAddress(client);
   const localCa = await createCa(`${o.nodeName}-kubelet-ca`);
   const serving = await issueServingCert({ ca: localCa }, o.nodeName, [o.nodeName, ...(o.nodeIp ? [o.nodeIp] : [])]);
   const rootDir = path.join(ctx.home, 'nodes', o.nodeName);
@@ -52,6 +66,7 @@ export async function nodeJoin(ctx: CliContext, o: NodeJoinOptions): Promise<voi
     rootDir,
     runtime: new ProcessRuntime({ stateDir: path.join(rootDir, 'runtime') }),
     tls: { cert: serving.cert, key: serving.key, ca },
+    clusterDNS,
     log,
   });
   await agent.start();

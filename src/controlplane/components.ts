@@ -9,10 +9,17 @@ import { EndpointsController } from '../controllers/endpoints.js';
 import { EndpointSliceController } from '../controllers/endpointslice.js';
 import { NodeLifecycleController } from '../controllers/node-lifecycle.js';
 import { Scheduler } from '../scheduler/index.js';
+import { JobController, TTLAfterFinishedController } from '../controllers/job/index.js';
+import { CronJobController } from '../controllers/cronjob/index.js';
+import { DaemonSetController } from '../controllers/daemonset/index.js';
+import { StatefulSetController } from '../controllers/statefulset/index.js';
+import { LoadBalancerController } from '../controllers/loadbalancer.js';
 import { NodeAgent } from '../kubelet/node-agent.js';
 import { ProcessRuntime } from '../kubelet/runtime/process/runtime.js';
 import type { NodeConfig } from '../cluster/config.js';
 import type { KubeletTls } from '../kubelet/server.js';
+
+export const LOAD_BALANCER_POOL = '127.112.0.0/16';
 
 interface Component {
   start(): Promise<void>;
@@ -31,6 +38,13 @@ export async function startControllers(client: (identity: string) => ApiClient, 
     new EndpointsController(client('system:controller:endpoint-controller'), { log }),
     new EndpointSliceController(client('system:controller:endpointslice-controller'), { log }),
     new NodeLifecycleController(client('system:controller:node-controller'), { log }),
+    new JobController(client('system:controller:job-controller'), { log }),
+    new CronJobController(client('system:controller:cronjob-controller'), { log }),
+    new TTLAfterFinishedController(client('system:controller:ttl-after-finished-controller'), { log }),
+    new DaemonSetController(client('system:controller:daemon-set-controller'), { log }),
+    new StatefulSetController(client('system:controller:statefulset-controller'), { log }),
+    // MetalLB's role: LoadBalancer Services get an address on the host's loopback network.
+    new LoadBalancerController(client('system:controller:loadbalancer-controller'), { pool: LOAD_BALANCER_POOL, log }),
     new Scheduler(client('system:kube-scheduler'), { log }),
   ];
   await Promise.all(components.map((c) => c.start()));
@@ -52,6 +66,8 @@ export async function startLocalNodes(opts: {
   nodes: NodeConfig[];
   client: (identity: string) => ApiClient;
   stateDir: string;
+  /** Where pods send DNS queries (ip, or ip:port when not 53). */
+  clusterDNS: string[];
   tls: (nodeName: string) => Promise<KubeletTls>;
   log: (line: string) => void;
 }): Promise<LocalNodes> {
@@ -70,6 +86,7 @@ export async function startLocalNodes(opts: {
         rootDir,
         runtime: new ProcessRuntime({ stateDir: path.join(rootDir, 'runtime') }),
         tls: await opts.tls(n.name),
+        clusterDNS: opts.clusterDNS,
         log: opts.log,
       });
     }),

@@ -16,6 +16,8 @@ import { NamespaceDefaultsController } from '../controllers/namespace-defaults.j
 import { bootstrap } from './bootstrap.js';
 import { createApi } from './api.js';
 import { startControllers, startLocalNodes } from './components.js';
+import { startClusterDns } from './cluster-dns.js';
+import { startDataPlane } from './data-plane.js';
 import { loadOrCreateJoinToken } from '../cluster/join.js';
 import { issueClientCert, issueServingCert } from '../cluster/pki.js';
 import { MetricsSampler, nodeMetricsKind, podMetricsKind } from '../apiserver/metrics.js';
@@ -91,14 +93,21 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
   handler.registerComputed('metrics.k8s.io', 'v1beta1', 'pods', metrics.pods());
   api.registry.add(nodeMetricsKind);
   api.registry.add(podMetricsKind);
+  const clusterDns = await startClusterDns(api.client('system:serviceaccount:kube-system:coredns'), {
+    stateDir: opts.stateDir,
+    serviceSubnet: opts.cluster.networking.serviceSubnet,
+    log: opts.log,
+  });
   // Nodes register before the API reports ready, so `create cluster` can wait for them.
   const nodes = await startLocalNodes({
+    clusterDNS: [clusterDns.address],
     nodes: opts.cluster.nodes,
     client: api.client,
     stateDir: opts.stateDir,
     tls: async (name) => ({ ...(await issueServingCert(opts.pki, name, [name])), ca: opts.pki.ca.cert }),
     log: opts.log,
   });
+  const dataPlane = await startDataPlane({ name: opts.name, cluster: opts.cluster, agents: nodes.agents, client: api.client, log: opts.log });
   metrics.start();
   api.setReady(true);
   opts.log(`control plane "${opts.name}" ready on https://${opts.host}:${server.port} in ${Date.now() - started} ms`);
@@ -109,8 +118,10 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     async close(stopPods = true) {
       api.setReady(false);
       metrics.stop();
+      await dataPlane.stop();
       await nodes.stop(stopPods);
       await controllers.stop();
+      await clusterDns.dns.stop();
       namespaces.stop();
       gc.stop();
       namespaceDefaults.stop();

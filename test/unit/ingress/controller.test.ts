@@ -310,10 +310,10 @@ describe('ingress controller', () => {
     assert.equal(reply.status, 200);
     assert.equal(JSON.parse(reply.body).headers['x-forwarded-proto'], 'https');
     // HTTP/2.
-    const session = http2.connect(`https://one.secure.test:${httpsPort}`, { ca: ca.cert, servername: 'one.secure.test', lookup: (_h, _o, cb) => cb(null, ADDRESS, 4) } as http2.SecureClientSessionOptions);
+    const session = http2.connect(`https://${ADDRESS}:${httpsPort}`, { ca: ca.cert, servername: 'one.secure.test' });
     try {
       const h2 = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const st = session.request({ ':path': '/over-h2', ':method': 'GET' });
+        const st = session.request({ ':path': '/over-h2', ':method': 'GET', ':authority': `one.secure.test:${httpsPort}` });
         let status = 0;
         let body = '';
         st.on('response', (h) => (status = Number(h[':status'])));

@@ -50,10 +50,13 @@ describe('LoadBalancerController', () => {
     await waitFor(async () => (await admin.list(R.events, 'default')).items.some((e) => e.reason === 'IPAllocated' && String(e.message).includes(ing![0].ip)), 'the event');
   });
 
+  let wanted = '';
   it('honours spec.loadBalancerIP when free, and refuses one that is taken or outside the pool', async () => {
-    await admin.create(R.services, 'default', lb('wants', { loadBalancerIP: '127.112.7.5' }));
-    assert.equal((await waitFor(() => ingress('wants'), 'an address'))![0].ip, '127.112.7.5');
-    await admin.create(R.services, 'default', lb('clash', { loadBalancerIP: '127.112.7.5' }));
+    const taken = (await ingress('one'))![0].ip;
+    wanted = taken === '127.112.7.5' ? '127.112.7.4' : '127.112.7.5';
+    await admin.create(R.services, 'default', lb('wants', { loadBalancerIP: wanted }));
+    assert.equal((await waitFor(() => ingress('wants'), 'an address'))![0].ip, wanted);
+    await admin.create(R.services, 'default', lb('clash', { loadBalancerIP: wanted }));
     await admin.create(R.services, 'default', lb('outside', { loadBalancerIP: '127.113.0.9' }));
     await waitFor(async () => {
       const evs = (await admin.list(R.events, 'default')).items.filter((e) => e.reason === 'AllocationFailed');
@@ -83,7 +86,7 @@ describe('LoadBalancerController', () => {
       const have = got.filter((g) => g?.length).map((g) => g![0].ip);
       return have.length === 5 ? have : undefined;
     }, 'five addresses');
-    assert.equal(new Set([...ips, '127.112.7.5']).size, 6);
+    assert.equal(new Set([...ips, wanted]).size, 6);
     await admin.delete(R.services, 'default', 'wants');
     await waitFor(async () => {
       const got = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => ingress(`fill-${i}`)));

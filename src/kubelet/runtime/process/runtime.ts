@@ -105,12 +105,16 @@ interface Live {
 const STANDARD_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 const UNKNOWN_EXIT_MESSAGE = 'the container exited while no runtime was watching it; its exit code is unknown';
 
-function defaultPreload(): string | undefined {
+/** The Node.js preloads every Node container gets: bind the pod IP, resolve cluster names. */
+const PRELOADS = ['bind-pod-ip.cjs', 'resolve-cluster-names.cjs'];
+
+function defaultPreloads(): string[] {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [path.join(here, '..', 'preload', 'bind-pod-ip.cjs')];
+  // The .cjs files are not compiled: from dist/src/… look in the source tree beside it.
   const marker = `${path.sep}dist${path.sep}src${path.sep}`;
-  if (here.includes(marker)) candidates.push(path.join(here.replace(marker, `${path.sep}src${path.sep}`), '..', 'preload', 'bind-pod-ip.cjs'));
-  return candidates.find((c) => existsSync(c));
+  const dirs = [path.join(here, '..', 'preload')];
+  if (here.includes(marker)) dirs.push(path.join(here.replace(marker, `${path.sep}src${path.sep}`), '..', 'preload'));
+  return PRELOADS.map((f) => dirs.map((d) => path.join(d, f)).find((c) => existsSync(c))).filter((p): p is string => !!p);
 }
 
 let tmpCounter = 0;
@@ -193,14 +197,14 @@ export class ProcessRuntime implements Runtime {
   private readonly listeners: ((s: ContainerStatus) => void)[] = [];
   private readonly collector = new LogCollector();
   private readonly monitor: NodeJS.Timeout;
-  private readonly preload: string | undefined;
+  private readonly preloads: string[];
   private readonly defaultPath: string;
   private closed = false;
 
   constructor(opts: ProcessRuntimeOptions) {
     this.stateDir = path.resolve(opts.stateDir);
     mkdirSync(path.join(this.stateDir, 'sandboxes'), { recursive: true });
-    this.preload = opts.preloadPath === false ? undefined : (opts.preloadPath ?? defaultPreload());
+    this.preloads = opts.preloadPath === false ? [] : opts.preloadPath ? [opts.preloadPath] : defaultPreloads();
     this.defaultPath =
       opts.defaultPath ?? [...new Set([...STANDARD_PATH, path.dirname(process.execPath), ...(process.env.PATH ?? '').split(':').filter(Boolean)])].join(':');
     this.load();
@@ -460,7 +464,8 @@ export class ProcessRuntime implements Runtime {
     env.POD_IP ??= sb.config.ip;
     if (sb.config.dnsServers?.length) env.SKIFF_DNS_SERVERS ??= sb.config.dnsServers.join(',');
     if (sb.config.dnsSearches?.length) env.SKIFF_DNS_SEARCHES ??= sb.config.dnsSearches.join(' ');
-    if (this.preload) env.NODE_OPTIONS = `--require ${JSON.stringify(this.preload)}${env.NODE_OPTIONS ? ` ${env.NODE_OPTIONS}` : ''}`;
+    if (this.preloads.length)
+      env.NODE_OPTIONS = [...this.preloads.map((p) => `--require ${JSON.stringify(p)}`), ...(env.NODE_OPTIONS ? [env.NODE_OPTIONS] : [])].join(' ');
 
     let stdinPath: string | undefined;
     if (config.stdin) {
