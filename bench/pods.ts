@@ -185,6 +185,9 @@ class Session {
           /* gone */
         }
       }
+      for (let i = 0; i < 50 && left.some(isAlive); i++) await sleep(100);
+      const still = left.filter(isAlive);
+      if (still.length) this.progress(`WARNING: ${still.length} container processes survived SIGKILL (e.g. pid ${still[0].pid})`);
     }
     this.containers.clear();
   }
@@ -571,7 +574,7 @@ export async function runPodBenchmarks(options: PodBenchOptions = {}): Promise<R
     const runsOut: { label: string; d: DeploymentRun; bare: BareSpawn; target?: number }[] = [];
     const plans = [
       { cluster: 'pods-1', config: undefined, nodes: 1, replicas, limitMs: 120_000, target: 3000 },
-      ...(bigReplicas > 0 ? [{ cluster: `pods-${workers + 1}`, config: workersConfig(s.root, workers), nodes: workers + 1, replicas: bigReplicas, limitMs: 300_000, target: undefined }] : []),
+      ...(bigReplicas > 0 ? [{ cluster: `pods-${workers + 1}`, config: workersConfig(s.root, workers), nodes: workers + 1, replicas: bigReplicas, limitMs: 240_000, target: undefined }] : []),
     ];
     for (const plan of plans) {
       progress(`bare spawn anchor: ${plan.replicas} × sleep 3600`);

@@ -84,7 +84,7 @@ export function getJson(url, timeoutMs) {
 /**
  * Starts an HTTP server for `handler(req, res, url)` on $PORT (default `defaultPort`) and
  * $HOST (default: unspecified, which the process runtime's preload turns into POD_IP).
- * Prints `listening on http://host:port` once bound; SIGTERM/SIGINT close it and exit.
+ * Prints `listening on http://host:port` once bound; SIGTERM/SIGINT drain briefly, close it and exit.
  */
 export function serve(service, defaultPort, handler) {
   const port = Number(process.env.PORT ?? defaultPort);
@@ -112,11 +112,16 @@ export function serve(service, defaultPort, handler) {
     process.stderr.write(`${service}: ${err.message}\n`);
     process.exit(1);
   });
+  // Kubernetes tells the pod to stop and the proxies to forget it at the same moment; keep
+  // answering for a short while so connections that were already routed here still succeed.
+  const drainMs = Number(process.env.SHUTDOWN_DELAY_MS ?? 1500);
   const stop = (sig) => {
-    process.stdout.write(`${new Date().toISOString()} ${service} ${podName} ${sig}: shutting down\n`);
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 2000).unref();
+    process.stdout.write(`${new Date().toISOString()} ${service} ${podName} ${sig}: shutting down in ${drainMs} ms\n`);
+    setTimeout(() => {
+      server.close(() => process.exit(0));
+      server.closeIdleConnections();
+      setTimeout(() => process.exit(0), 2000).unref();
+    }, drainMs).unref();
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
