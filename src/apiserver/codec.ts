@@ -1,7 +1,8 @@
 // Request bodies in, response bodies out: content types, size limits, nesting limits.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import YAML from 'yaml';
+import type YAML from 'yaml';
+import { yaml } from '../machinery/yaml.js';
 import { errors } from '../machinery/errors.js';
 import { decodeProtobufObject } from './protobuf/index.js';
 
@@ -58,7 +59,7 @@ export function parseYaml(buf: Buffer): unknown {
   const text = buf.toString('utf8');
   let docs: YAML.Document.Parsed[];
   try {
-    docs = YAML.parseAllDocuments(text) as YAML.Document.Parsed[];
+    docs = yaml().parseAllDocuments(text) as YAML.Document.Parsed[];
   } catch (e) {
     throw errors.badRequest(`error decoding YAML body: ${(e as Error).message}`);
   }

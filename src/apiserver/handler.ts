@@ -2,7 +2,7 @@
 // negotiation, Status errors. Works for HTTP/1.1 and HTTP/2 (Node's compatibility API).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import YAML from 'yaml';
+import { yaml } from '../machinery/yaml.js';
 import type { KindSpec } from '../api/types.js';
 import { errors, StatusError, type Status } from '../machinery/errors.js';
 import type { KObject } from '../machinery/object.js';
@@ -335,7 +335,7 @@ export function send(res: Res, code: number, body: string | Buffer, contentType:
 }
 
 function sendFormatted(res: Res, code: number, body: unknown, format: ResponseFormat, warnings: string[]) {
-  if (format.kind === 'yaml') return send(res, code, YAML.stringify(body), 'application/yaml', warnings);
+  if (format.kind === 'yaml') return send(res, code, yaml().stringify(body), 'application/yaml', warnings);
   return send(res, code, JSON.stringify(body), 'application/json', warnings);
 }
 

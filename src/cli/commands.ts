@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import { DEFAULT_CLUSTER_NAME, defaultClusterConfig, firstServiceIP, parseClusterConfig, validateClusterName } from '../cluster/config.js';
 import { waitForApi, waitForNodes } from '../cluster/health.js';
 import { clientHost, contextName, mergeKubeconfig, removeFromKubeconfig, renderKubeconfig, resolveKubeconfigPath, serverUrl } from '../cluster/kubeconfig.js';
-import { createClusterPki, loadPki, savePki, type ClusterPki } from '../cluster/pki.js';
+import { createClusterPki, createSelfSignedServingCert, issueClientCert, issueServingCert, loadPki, saveIssued, savePki, type ClusterPki } from '../cluster/pki.js';
 import { assertPortFree, freePort, isRunning, logTail, spawnServer, stopServers } from '../cluster/processes.js';
 import { clusterExists, clusterPaths, createClusterDirs, listClusters, readClusterState, UnknownClusterError, writeClusterState, type ClusterState } from '../cluster/state.js';
 import { formatDuration, parseDuration, Progress, type Output } from './progress.js';
@@ -115,6 +115,7 @@ export async function createCluster(
       const wildcard = host === '0.0.0.0' || host === '::';
       const pki = await createClusterPki({ name, sans: [...(wildcard ? [] : [host]), firstServiceIP(config.networking.serviceSubnet)] });
       await savePki(clusterPaths(ctx.home, name).pki, pki);
+      await preIssueComponentCerts(clusterPaths(ctx.home, name).pki, pki, config.nodes.map((n) => n.name));
       const state: ClusterState = { name, config, host, port, createdAt: new Date().toISOString(), kubeconfig };
       await writeClusterState(ctx.home, state);
       return { state, pki };
@@ -210,4 +211,12 @@ export async function getJoinCommand(ctx: CliContext, opts: { name?: string }): 
   const paths = clusterPaths(ctx.home, state.name);
   const pki = await loadPki(paths.pki);
   say(ctx.stdout, joinCommand(serverUrl(state.host, state.port), loadOrCreateJoinToken(paths.pki), pki.ca.cert));
+}
+
+/** The certificates the control plane hands its kubelets and uses towards them, issued while the
+ * X.509 code is loaded here anyway (keeps the server's start-up free of it). */
+async function preIssueComponentCerts(dir: string, pki: ClusterPki, nodes: string[]): Promise<void> {
+  await saveIssued(dir, 'kube-apiserver-kubelet-client', await issueClientCert(pki, 'kube-apiserver-kubelet-client', ['system:masters']));
+  for (const n of nodes) await saveIssued(dir, `kubelet-${n}`, await issueServingCert(pki, n, [n]));
+  await saveIssued(dir, 'ingress-default', await createSelfSignedServingCert('Skiff Ingress Controller Fake Certificate', ['ingress.local']));
 }

@@ -2,7 +2,7 @@
 // kind) and defaulted for Skiff. Fields Skiff cannot honour yet are kept where a later piece
 // could use them, and every one is named in `warnings` so nothing is dropped silently.
 import net from 'node:net';
-import { parseDocument } from 'yaml';
+import { yaml } from '../machinery/yaml.js';
 
 export type NodeRole = 'control-plane' | 'worker';
 
@@ -199,7 +199,7 @@ interface KubeadmPatchOutcome {
 // JoinConfiguration every other node, so each patch applies by the same rule.
 function kubeadmPatch(text: unknown, where: string, bootstrapNode: boolean): KubeadmPatchOutcome {
   if (typeof text !== 'string') throw new ConfigError(`${where}: expected a YAML string`);
-  const doc = parseDocument(text);
+  const doc = yaml().parseDocument(text);
   if (doc.errors.length) throw new ConfigError(`${where}: invalid YAML: ${doc.errors[0].message.split('\n')[0]}`);
   const patch = doc.toJS() as unknown;
   if (!isObj(patch) || typeof patch.kind !== 'string') throw new ConfigError(`${where}: a kubeadm patch needs a "kind"`);
@@ -242,7 +242,7 @@ export function parseClusterConfig(text: string, opts: { name?: string; source?:
 }
 
 function parse(text: string, nameOverride: string | undefined): ParsedClusterConfig {
-  const doc = parseDocument(text, { uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length) {
     const err = doc.errors[0];
     const line = err.linePos?.[0].line;

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import YAML from 'yaml';
-import { caCertHash } from './pki.js';
+import { yaml } from '../machinery/yaml.js';
+import { caCertHash } from './pki-files.js';
 
 export const JOIN_TOKEN_FILE = 'join.token';
 
@@ -42,7 +42,7 @@ export async function discoverCa(server: string, expectedHash: string): Promise<
     req.on('error', reject);
   });
   const cm = JSON.parse(body) as { data?: { kubeconfig?: string } };
-  const kc = YAML.parse(cm.data?.kubeconfig ?? '') as { clusters?: { cluster?: { 'certificate-authority-data'?: string } }[] };
+  const kc = yaml().parse(cm.data?.kubeconfig ?? '') as { clusters?: { cluster?: { 'certificate-authority-data'?: string } }[] };
   const caData = kc?.clusters?.[0]?.cluster?.['certificate-authority-data'];
   if (!caData) throw new Error('cluster-info has no certificate authority');
   const ca = Buffer.from(caData, 'base64').toString('utf8');

@@ -4,6 +4,7 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from './files.js';
 import { Document, isMap, isSeq, parseDocument, YAMLSeq } from 'yaml';
 
 export interface KubeconfigEntry {
@@ -112,23 +113,6 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Write via a temp file in the same directory + rename: readers see the old or the new file, never half of one. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const fh = await fs.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 /** Add or replace the entry's cluster, user and context; make it the current context. */
 export async function mergeKubeconfig(file: string, entry: KubeconfigEntry): Promise<void> {

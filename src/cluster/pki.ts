@@ -1,32 +1,14 @@
 // Cluster PKI: one CA, the API server's serving certificate, an admin client certificate and
 // bearer token, and the service-account signing key pair. Everything is ECDSA P-256 (fast to
 // generate, accepted by Go's crypto/tls, so real kubectl trusts it). All material is PEM.
-import { webcrypto, randomBytes, createHash, X509Certificate } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
+import { webcrypto, randomBytes } from 'node:crypto';
+import type { CertKeyPair, ClusterPki } from './pki-files.js';
+export { caCertHash, loadPki, savePki, loadIssued, saveIssued, issuedCert, type CertKeyPair, type ClusterPki } from './pki-files.js';
 import net from 'node:net';
 import './reflect-metadata.js'; // must precede @peculiar/x509
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-
-export interface CertKeyPair {
-  cert: string;
-  key: string;
-}
-
-export interface ClusterPki {
-  /** CN=skiff-ca; verifies every certificate below. */
-  ca: CertKeyPair;
-  /** API serving certificate (serverAuth) with the SANs kubectl and in-cluster clients dial. */
-  apiServer: CertKeyPair;
-  /** CN=kubernetes-admin, O=system:masters (clientAuth). */
-  admin: CertKeyPair;
-  /** Random bearer token that authenticates as the admin too (for clients without certs). */
-  adminToken: string;
-  /** Service-account token signing keys (ES256 JWTs); public half verifies them. */
-  serviceAccount: { publicKey: string; privateKey: string };
-}
 
 const ALG: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const SIGN: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
@@ -144,12 +126,6 @@ export async function createCa(cn: string): Promise<CertKeyPair> {
   return { cert: caCert.toString('pem'), key: await privatePem(caKeys.privateKey) };
 }
 
-/** kubeadm's --discovery-token-ca-cert-hash: sha256 of the CA's SubjectPublicKeyInfo. */
-export function caCertHash(caPem: string): string {
-  const spki = new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' });
-  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
-}
-
 export async function createClusterPki(opts: { name: string; sans: string[] }): Promise<ClusterPki> {
   const ca = await createCa('skiff-ca');
   const saKeys = await newKeys();
@@ -167,41 +143,9 @@ export async function createClusterPki(opts: { name: string; sans: string[] }): 
   };
 }
 
-// On-disk layout, named like kubeadm's /etc/kubernetes/pki so operators recognise the files.
-const FILES = {
-  'ca.crt': (p: ClusterPki) => p.ca.cert,
-  'ca.key': (p: ClusterPki) => p.ca.key,
-  'apiserver.crt': (p: ClusterPki) => p.apiServer.cert,
-  'apiserver.key': (p: ClusterPki) => p.apiServer.key,
-  'admin.crt': (p: ClusterPki) => p.admin.cert,
-  'admin.key': (p: ClusterPki) => p.admin.key,
-  'admin.token': (p: ClusterPki) => p.adminToken,
-  'sa.pub': (p: ClusterPki) => p.serviceAccount.publicKey,
-  'sa.key': (p: ClusterPki) => p.serviceAccount.privateKey,
-} as const;
 
-export async function savePki(dir: string, pki: ClusterPki): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  for (const [file, get] of Object.entries(FILES)) {
-    const target = path.join(dir, file);
-    await fs.writeFile(target, get(pki), { mode: 0o600 });
-    await fs.chmod(target, 0o600); // writeFile's mode only applies when it creates the file
-  }
-}
-
-export async function loadPki(dir: string): Promise<ClusterPki> {
-  const read = async (f: keyof typeof FILES): Promise<string> => {
-    try {
-      return await fs.readFile(path.join(dir, f), 'utf8');
-    } catch (e) {
-      throw new Error(`cluster certificates are incomplete: cannot read ${path.join(dir, f)} (${(e as NodeJS.ErrnoException).code ?? e})`);
-    }
-  };
-  return {
-    ca: { cert: await read('ca.crt'), key: await read('ca.key') },
-    apiServer: { cert: await read('apiserver.crt'), key: await read('apiserver.key') },
-    admin: { cert: await read('admin.crt'), key: await read('admin.key') },
-    adminToken: (await read('admin.token')).trim(),
-    serviceAccount: { publicKey: await read('sa.pub'), privateKey: await read('sa.key') },
-  };
+/** A serving certificate signed by a throwaway CA of its own (a fallback certificate nobody verifies). */
+export async function createSelfSignedServingCert(cn: string, sans: string[]): Promise<CertKeyPair> {
+  const ca = await createCa(`${cn} CA`);
+  return issueServingCert({ ca }, cn, sans);
 }

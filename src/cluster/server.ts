@@ -2,7 +2,7 @@
 // shut it down cleanly on SIGTERM/SIGINT. The control plane itself is injected, so this lifecycle
 // is testable with a stand-in and has no compile-time dependency on the real one.
 import type { ClusterConfig } from './config.js';
-import { loadPki, type ClusterPki } from './pki.js';
+import { loadPki, type ClusterPki } from './pki-files.js';
 import { clusterPaths, readClusterState, readPids, removePid } from './state.js';
 
 export interface ControlPlaneHandle {

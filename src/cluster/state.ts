@@ -11,7 +11,7 @@ import { existsSync, readFileSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClusterConfig } from './config.js';
-import { writeFileAtomic } from './kubeconfig.js';
+import { writeFileAtomic } from './files.js';
 
 export interface ClusterState {
   name: string;

@@ -1,7 +1,6 @@
 // Objects every cluster starts with, written through the API like any client would (idempotent,
 // so a restart just finds them): the system namespaces, the `kubernetes` Service and its
 // endpoints, and the system priority classes.
-import YAML from 'yaml';
 import { StatusError } from '../machinery/errors.js';
 import type { KObject } from '../machinery/object.js';
 import { systemContext } from '../apiserver/context.js';
@@ -83,7 +82,8 @@ export async function bootstrap(r: Resources, o: BootstrapOptions): Promise<void
     });
 
   if (o.caCert) {
-    const kubeconfig = YAML.stringify({
+    // JSON is YAML: readers parse it as the kubeconfig document kubeadm publishes.
+    const kubeconfig = JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [{ name: '', cluster: { server: `https://${o.apiServerHost}:${o.apiServerPort}`, 'certificate-authority-data': Buffer.from(o.caCert).toString('base64') } }],

@@ -8,6 +8,7 @@ import type { ClusterConfig } from '../cluster/config.js';
 import { ServiceProxy } from '../proxy/index.js';
 import { IngressBindError, IngressController, CONTROLLER_NAME } from '../ingress/index.js';
 import type { NodeAgent } from '../kubelet/node-agent.js';
+import type { CertKeyPair } from '../cluster/pki-files.js';
 
 export interface DataPlane {
   ingressAddress: string;
@@ -33,6 +34,7 @@ export async function startDataPlane(opts: {
   cluster: ClusterConfig;
   agents: NodeAgent[];
   client: (identity: string) => ApiClient;
+  ingressCert: CertKeyPair;
   log: (line: string) => void;
 }): Promise<DataPlane> {
   const proxy = new ServiceProxy(opts.client('system:kube-proxy'), {
@@ -60,7 +62,7 @@ export async function startDataPlane(opts: {
   let ingress: IngressController | undefined;
   let ports = { httpPort: 0, httpsPort: 0 };
   for (const a of attempts) {
-    const candidate = new IngressController(client, { address: agent.nodeIP, ...a, log: opts.log });
+    const candidate = new IngressController(client, { address: agent.nodeIP, ...a, defaultCertificate: opts.ingressCert, log: opts.log });
     try {
       ports = await candidate.start();
       ingress = candidate;

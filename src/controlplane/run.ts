@@ -19,7 +19,7 @@ import { startControllers, startLocalNodes } from './components.js';
 import { startClusterDns } from './cluster-dns.js';
 import { startDataPlane } from './data-plane.js';
 import { loadOrCreateJoinToken } from '../cluster/join.js';
-import { issueClientCert, issueServingCert } from '../cluster/pki.js';
+import { issuedCert } from '../cluster/pki-files.js';
 import { MetricsSampler, nodeMetricsKind, podMetricsKind } from '../apiserver/metrics.js';
 import type { Resources } from '../apiserver/resources.js';
 
@@ -58,7 +58,7 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     [joinToken, { name: `system:bootstrap:${joinToken.split('.')[0]}`, groups: ['system:bootstrappers', 'system:nodes'] }],
   ]);
   // The API server's identity towards kubelets (logs, exec, attach, port-forward, stats).
-  const kubeletClient = await issueClientCert(opts.pki, 'kube-apiserver-kubelet-client', ['system:masters']);
+  const kubeletClient = await issuedCert(pkiDir, 'kube-apiserver-kubelet-client', async (pki) => pki.issueClientCert(opts.pki, 'kube-apiserver-kubelet-client', ['system:masters']));
   const api = createApi(store, {
     serviceSubnet: opts.cluster.networking.serviceSubnet,
     podSubnet: opts.cluster.networking.podSubnet,
@@ -104,10 +104,11 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     nodes: opts.cluster.nodes,
     client: api.client,
     stateDir: opts.stateDir,
-    tls: async (name) => ({ ...(await issueServingCert(opts.pki, name, [name])), ca: opts.pki.ca.cert }),
+    tls: async (name) => ({ ...(await issuedCert(pkiDir, `kubelet-${name}`, (pki) => pki.issueServingCert(opts.pki, name, [name]))), ca: opts.pki.ca.cert }),
     log: opts.log,
   });
-  const dataPlane = await startDataPlane({ name: opts.name, cluster: opts.cluster, agents: nodes.agents, client: api.client, log: opts.log });
+  const ingressCert = await issuedCert(pkiDir, 'ingress-default', (pki) => pki.createSelfSignedServingCert('Skiff Ingress Controller Fake Certificate', ['ingress.local']));
+  const dataPlane = await startDataPlane({ name: opts.name, cluster: opts.cluster, agents: nodes.agents, client: api.client, ingressCert, log: opts.log });
   metrics.start();
   api.setReady(true);
   opts.log(`control plane "${opts.name}" ready on https://${opts.host}:${server.port} in ${Date.now() - started} ms`);

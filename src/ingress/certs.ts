@@ -5,15 +5,16 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { KObject } from '../machinery/object.js';
 import { asArr, asObj, asStr, dig } from '../api/common/shape.js';
-import { createCa, issueServingCert, type CertKeyPair } from '../cluster/pki.js';
+import type { CertKeyPair } from '../cluster/pki-files.js';
 import { compareAge, ingressKey, normalizeHost } from './routing.js';
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
 /** A self-signed serving certificate for names no Secret covers. */
 export async function createDefaultCertificate(): Promise<CertKeyPair> {
-  const ca = await createCa('Skiff Ingress Controller Fake CA');
-  return issueServingCert({ ca }, 'Skiff Ingress Controller Fake Certificate', ['ingress.local']);
+  // Loaded only when no certificate was handed in: the X.509 code is slow to load.
+  const { createSelfSignedServingCert } = await import('../cluster/pki.js');
+  return createSelfSignedServingCert('Skiff Ingress Controller Fake Certificate', ['ingress.local']);
 }
 
 /** PEM certificate and key of a kubernetes.io/tls Secret, or an explanation of what is wrong. */

@@ -20,6 +20,7 @@ import { Informer } from '../client/informer.js';
 import type { KObject } from '../machinery/object.js';
 import { asObj, asStr, dig } from '../api/common/shape.js';
 import { CertStore, createDefaultCertificate } from './certs.js';
+import type { CertKeyPair } from '../cluster/pki-files.js';
 import { H2Engine } from './h2.js';
 import { Http1Engine, type Decision, type ListenerInfo } from './http1.js';
 import { buildRouteTable, ingressKey, route, type RouteTable } from './routing.js';
@@ -45,6 +46,8 @@ export interface ExtraListener {
 export interface IngressControllerOptions {
   /** The IP the controller serves on and writes into Ingress status. */
   address: string;
+  /** The certificate for unknown SNI names; a fake self-signed one is made when absent. */
+  defaultCertificate?: CertKeyPair;
   /** 80 in a cluster; 0 picks a free port. */
   httpPort: number;
   /** 443 in a cluster; 0 picks a free port. */
@@ -224,7 +227,7 @@ export class IngressController {
   // Lifecycle
 
   async start(): Promise<{ httpPort: number; httpsPort: number }> {
-    const def = await createDefaultCertificate();
+    const def = this.opts.defaultCertificate ?? (await createDefaultCertificate());
     this.certs = new CertStore(def);
     const rebuild = () => this.rebuild();
     this.ingresses.on({ onAdd: rebuild, onUpdate: rebuild, onDelete: rebuild });

@@ -1,6 +1,9 @@
 // Pod volumes on the host: `<rootDir>/pods/<uid>/volumes/<name>` for emptyDir, configMap, secret,
 // downwardAPI and projected; hostPath uses the host path itself. File contents are (re)written
-// in place and files a source no longer has are removed, tracked by a small manifest.
+// in place and files a source no longer has are removed, tracked by a small manifest. A
+// persistentVolumeClaim resolves claim → bound PersistentVolume → its hostPath or local path
+// (read-write unless the pod's volume says readOnly); until the claim is bound the volume fails
+// to set up, so the pod waits with FailedMount events.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ApiClient } from '../../client/client.js';
@@ -183,7 +186,69 @@ async function hostPathVolume(src: Obj): Promise<void> {
   }
 }
 
-const SUPPORTED = ['emptyDir', 'configMap', 'secret', 'downwardAPI', 'projected', 'hostPath'];
+export interface ClaimVolume {
+  /** The host directory the claim's data lives in. */
+  hostPath: string;
+  /** The bound PersistentVolume. */
+  volume: KObject;
+  /** Set when the volume's type has no host path: a node-local directory stands in for it. */
+  standIn?: string;
+}
+
+/**
+ * Where a claim's data lives on this host: the claim must be Bound to a PersistentVolume whose
+ * claimRef is the claim; hostPath and local volumes use their path, other volume types (nfs,
+ * csi, cloud disks…) a directory `<rootDir>/persistentvolumes/<pv>` that stands in for them.
+ */
+export async function resolveClaimVolume(client: ApiClient, namespace: string, claimName: string, rootDir: string): Promise<ClaimVolume> {
+  let claim: KObject;
+  try {
+    claim = await client.get(R.persistentvolumeclaims, namespace, claimName);
+  } catch (e) {
+    if (e instanceof StatusError && e.code === 404) throw new MissingSource(`persistentvolumeclaim "${claimName}" not found`);
+    throw e;
+  }
+  const phase = asStr(asObj(claim.status)?.phase) ?? '';
+  const volumeName = asStr(asObj(claim.spec)?.volumeName) ?? '';
+  if (claim.metadata.deletionTimestamp) throw new MissingSource(`persistentvolumeclaim "${claimName}" is being deleted`);
+  if (phase !== 'Bound' || !volumeName)
+    throw new MissingSource(`PVC ${namespace}/${claimName} has non-bound phase ("${phase}") or empty pvc.Spec.VolumeName ("${volumeName}")`);
+  let pv: KObject;
+  try {
+    pv = await client.get(R.persistentvolumes, undefined, volumeName);
+  } catch (e) {
+    if (e instanceof StatusError && e.code === 404) throw new MissingSource(`persistentvolume "${volumeName}" not found`);
+    throw e;
+  }
+  const pvSpec = asObj(pv.spec) ?? {};
+  const ref = asObj(pvSpec.claimRef);
+  if (!ref) throw new MissingSource(`found PV object "${volumeName}" but it has a nil or empty ClaimRef`);
+  if (asStr(ref.uid) !== claim.metadata.uid)
+    throw new MissingSource(`found PV object "${volumeName}" but its ClaimRef.UID ("${asStr(ref.uid) ?? ''}") does not point to claim.UID ("${claim.metadata.uid}")`);
+  if (asObj(pvSpec.hostPath)) {
+    const src = asObj(pvSpec.hostPath)!;
+    // A PersistentVolume's host directory is made when missing, as a bind mount would.
+    await hostPathVolume({ ...src, type: asStr(src.type) || 'DirectoryOrCreate' });
+    return { hostPath: asStr(src.path)!, volume: pv };
+  }
+  if (asObj(pvSpec.local)) {
+    const p = asStr(asObj(pvSpec.local)!.path) ?? '';
+    const st = await fs.stat(p).catch(() => undefined);
+    if (!st) throw new MissingSource(`path "${p}" does not exist`);
+    return { hostPath: p, volume: pv };
+  }
+  const type = Object.keys(pvSpec).find((k) => PV_NON_SOURCES.indexOf(k) < 0) ?? 'unknown';
+  const dir = path.join(rootDir, 'persistentvolumes', volumeName);
+  await fs.mkdir(dir, { recursive: true });
+  return { hostPath: dir, volume: pv, standIn: type };
+}
+
+const PV_NON_SOURCES = [
+  'accessModes', 'capacity', 'claimRef', 'persistentVolumeReclaimPolicy', 'storageClassName', 'mountOptions', 'volumeMode', 'nodeAffinity',
+  'volumeAttributesClassName',
+];
+
+const SUPPORTED = ['emptyDir', 'configMap', 'secret', 'downwardAPI', 'projected', 'hostPath', 'persistentVolumeClaim'];
 
 /** Prepare (or refresh) every volume of a pod. */
 export async function setupVolumes(client: ApiClient, facts: PodFacts, rootDir: string): Promise<VolumeSetup> {
@@ -202,6 +267,14 @@ export async function setupVolumes(client: ApiClient, facts: PodFacts, rootDir: 
       if (asObj(v.hostPath)) {
         await hostPathVolume(asObj(v.hostPath)!);
         volumes.set(name, { name, hostPath: asStr(asObj(v.hostPath)!.path)!, readOnly: false, kind: 'hostPath' });
+        continue;
+      }
+      if (asObj(v.persistentVolumeClaim)) {
+        const src = asObj(v.persistentVolumeClaim)!;
+        const res = await resolveClaimVolume(client, ns, asStr(src.claimName) ?? '', rootDir);
+        if (res.standIn)
+          unsupported.push(`volume "${name}" (PersistentVolume "${res.volume.metadata.name}", ${res.standIn}) is not supported yet: a directory on this node stands in for it`);
+        volumes.set(name, { name, hostPath: res.hostPath, readOnly: src.readOnly === true, kind: 'persistentVolumeClaim' });
         continue;
       }
       const files = new Map<string, FileSpec>();

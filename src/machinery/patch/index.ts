@@ -6,7 +6,7 @@
 // json/merge/strategic return the patched object with managedFields untouched: the write path
 // records the change with updateManagedFields like any update. Apply returns the object with its
 // managedFields already settled (updateManagedFields leaves such an object alone).
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../yaml.js';
 import { errors } from '../errors.js';
 import { isPlainObject, type KObject } from '../object.js';
 import type { SchemaNode, SchemaResolver } from '../schema.js';
@@ -103,7 +103,7 @@ function decodeApplyBody(body: unknown): KObject {
   if (body instanceof Uint8Array) value = new TextDecoder().decode(body);
   if (typeof value === 'string') {
     try {
-      value = parseYaml(value);
+      value = yaml().parse(value);
     } catch (e) {
       throw errors.badRequest(`error decoding YAML: ${(e as Error).message}`);
     }
