@@ -335,6 +335,7 @@ interface DeploymentRun {
   containers: number;
   containersRssMb: number;
   interference: number;
+  limitMs: number;
   timedOut: boolean;
   /** Container processes still alive after `skiff delete cluster` returned (killed by this bench). */
   leakedOnDelete?: number;
@@ -468,6 +469,7 @@ async function runDeployment(s: Session, cluster: string, nodes: number, replica
       containers: found.length,
       containersRssMb,
       interference,
+      limitMs,
       timedOut,
     };
   } finally {
@@ -573,17 +575,32 @@ export async function runPodBenchmarks(options: PodBenchOptions = {}): Promise<R
 
     const runsOut: { label: string; d: DeploymentRun; bare: BareSpawn; target?: number }[] = [];
     const plans = [
-      { cluster: 'pods-1', config: undefined, nodes: 1, replicas, limitMs: 120_000, target: 3000 },
-      ...(bigReplicas > 0 ? [{ cluster: `pods-${workers + 1}`, config: workersConfig(s.root, workers), nodes: workers + 1, replicas: bigReplicas, limitMs: 240_000, target: undefined }] : []),
+      { cluster: 'pods-1', config: undefined, nodes: 1, replicas, limitMs: 120_000, target: 3000, repeat: runs },
+      ...(bigReplicas > 0 ? [{ cluster: `pods-${workers + 1}`, config: workersConfig(s.root, workers), nodes: workers + 1, replicas: bigReplicas, limitMs: 240_000, target: undefined, repeat: 1 }] : []),
     ];
     for (const plan of plans) {
-      progress(`bare spawn anchor: ${plan.replicas} × sleep 3600`);
-      const bare = await bareSpawn(s, plan.replicas);
-      progress(`Deployment of ${plan.replicas} on ${plan.nodes} node(s)`);
-      const { run, createMs, deleteMs } = await deploymentOnCluster(s, { ...plan, cpuProfDir });
       const label = `${plan.replicas} pods / ${plan.nodes} node${plan.nodes > 1 ? 's' : ''}`;
-      describeRun(label, run, bare, createMs, deleteMs);
-      runsOut.push({ label, d: run, bare, target: plan.target });
+      const tries: { run: DeploymentRun; bare: BareSpawn }[] = [];
+      for (let i = 0; i < plan.repeat; i++) {
+        progress(`bare spawn anchor: ${plan.replicas} × sleep 3600`);
+        const bare = await bareSpawn(s, plan.replicas);
+        progress(`Deployment of ${plan.replicas} on ${plan.nodes} node(s)${plan.repeat > 1 ? ` #${i + 1}` : ''}`);
+        // A profile of the first run is enough.
+        const { run, createMs, deleteMs } = await deploymentOnCluster(s, { ...plan, cpuProfDir: i === 0 ? cpuProfDir : undefined });
+        describeRun(`${label}${plan.repeat > 1 ? ` #${i + 1}` : ''}`, run, bare, createMs, deleteMs);
+        tries.push({ run, bare });
+      }
+      // The median run by its headline figure (a run that timed out counts as the slowest); the
+      // anchor is the median of the bare spawns, each measured just before its run.
+      const byTime = [...tries].sort((a, b) => (a.run.availableMs || Infinity) - (b.run.availableMs || Infinity));
+      const mid = byTime[Math.floor((byTime.length - 1) / 2)];
+      const bare: BareSpawn = {
+        wallMs: median(tries.map((t) => t.bare.wallMs)),
+        perProcessMs: median(tries.map((t) => t.bare.perProcessMs)),
+        rssMb: median(tries.map((t) => t.bare.rssMb)),
+      };
+      if (plan.repeat > 1) console.log(`${label}: Deployment available after ${tries.map((t) => fmt(t.run.availableMs)).join(', ')} ms; bare spawns ${tries.map((t) => fmt(t.bare.wallMs)).join(', ')} ms`);
+      runsOut.push({ label: plan.repeat > 1 ? `${label} (median of ${plan.repeat})` : label, d: mid.run, bare, target: plan.target });
     }
 
     report.section('Deployment of sleep 3600 replicas → all available (Running and Ready)');
@@ -613,6 +630,7 @@ export async function runPodBenchmarks(options: PodBenchOptions = {}): Promise<R
     }
     report.notes.push('Cluster and pod figures: `bin/skiff` as a child with a temp SKIFF_HOME/KUBECONFIG; pod times from a watch in this process (client clock).');
     if (cpuProfDir) report.notes.push(`Pod clusters' control planes ran with --inspect and were profiled during the Deployment: ${cpuProfDir}/*.cpuprofile (node dist/bench/profile-summary.js FILE); their figures include the profiler's cost.`);
+    for (const { label, d } of runsOut) if (d.timedOut) report.notes.push(`${label}: not all available within the ${fmt(d.limitMs / 1000)} s limit — ${d.ready} of ${d.replicas} pods Ready by then.`);
     for (const { label, d } of runsOut) if (d.leakedOnDelete) report.notes.push(`${label}: \`skiff delete cluster\` left ${d.leakedOnDelete} container processes running (killed by the bench).`);
     console.log('\n' + report.render());
     return report.rows;

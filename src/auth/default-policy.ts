@@ -76,7 +76,7 @@ function clusterRoleBinding(name: string, role: string, subjects: Subject[]): KO
   };
 }
 
-/** What a kubelet needs (upstream's NodeRules, plus list/watch of secrets and configmaps for volumes). */
+/** What a kubelet needs: upstream's NodeRules, plus what Skiff's node agent also does (service proxy reads, event get). */
 export function nodeRules(): PolicyRule[] {
   return [
     rule(['create'], [AUTHN], ['tokenreviews']),
@@ -101,6 +101,10 @@ export function nodeRules(): PolicyRule[] {
     rule(['get', 'watch', 'list'], [STORAGE], ['csidrivers']),
     rule(['get', 'create', 'update', 'patch', 'delete'], [STORAGE], ['csinodes']),
     rule(['get', 'list', 'watch'], ['node.k8s.io'], ['runtimeclasses']),
+    // Skiff: a node agent also runs the service proxy (kube-proxy's reads) and reads back its events to count repeats.
+    rule(['list', 'watch'], [CORE], ['endpoints']),
+    rule(READ, [DISCOVERY], ['endpointslices']),
+    rule(['get'], [CORE], ['events']),
   ];
 }
 
@@ -277,7 +281,8 @@ const PLURAL: Record<string, string> = { ClusterRole: 'clusterroles', ClusterRol
  */
 export async function ensureDefaultPolicy(resources: Resources, ctx: RequestContext = systemContext('rbac-bootstrap')): Promise<void> {
   for (const want of [...defaultClusterRoles(), ...defaultClusterRoleBindings(), ...defaultNamespacedPolicy()]) {
-    const spec = resources.spec(RBAC_GROUP, 'v1', PLURAL[want.kind]);
+    const kind = want.kind ?? '';
+    const spec = resources.spec(RBAC_GROUP, 'v1', PLURAL[kind]);
     const ns = want.metadata.namespace;
     const name = want.metadata.name!;
     const have = await resources.tryGet(spec, ns, name);
@@ -290,7 +295,7 @@ export async function ensureDefaultPolicy(resources: Resources, ctx: RequestCont
       continue;
     }
     if (have.metadata.annotations?.['rbac.authorization.kubernetes.io/autoupdate'] !== 'true') continue;
-    const field = want.kind.endsWith('Binding') ? 'subjects' : 'rules';
+    const field = kind.endsWith('Binding') ? 'subjects' : 'rules';
     if (field === 'rules' && want.aggregationRule) {
       if (jsonEqual(have.aggregationRule, want.aggregationRule)) continue;
     } else if (jsonEqual(have[field], want[field])) continue;

@@ -205,7 +205,7 @@ export class RbacIndex {
 
   /** Add an object of any of the four kinds (by its `kind`). */
   add(obj: KObject): void {
-    if (obj.kind in PLURALS) this.upsert(obj.kind as RbacKind, obj);
+    if (obj.kind && obj.kind in PLURALS) this.upsert(obj.kind as RbacKind, obj);
   }
 
   /** Fill the index from the API and follow it (current state first, then every change). */

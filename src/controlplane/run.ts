@@ -18,6 +18,7 @@ import { createApi } from './api.js';
 import { startControllers, startLocalNodes } from './components.js';
 import { startClusterDns } from './cluster-dns.js';
 import { startDataPlane } from './data-plane.js';
+import { HorizontalPodAutoscalerController, type PodMetric } from '../controllers/hpa/index.js';
 import { loadOrCreateJoinToken } from '../cluster/join.js';
 import { issuedCert } from '../cluster/pki-files.js';
 import { MetricsSampler, nodeMetricsKind, podMetricsKind } from '../apiserver/metrics.js';
@@ -93,6 +94,12 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
   handler.registerComputed('metrics.k8s.io', 'v1beta1', 'pods', metrics.pods());
   api.registry.add(nodeMetricsKind);
   api.registry.add(podMetricsKind);
+  const podMetrics = metrics.pods();
+  const hpa = new HorizontalPodAutoscalerController(api.client('system:controller:horizontal-pod-autoscaler'), {
+    metrics: { podMetrics: (ns, selector) => podMetrics.list(ns, selector) as unknown as Promise<PodMetric[]> },
+    log: opts.log,
+  });
+  await hpa.start();
   const clusterDns = await startClusterDns(api.client('system:serviceaccount:kube-system:coredns'), {
     stateDir: opts.stateDir,
     serviceSubnet: opts.cluster.networking.serviceSubnet,
@@ -119,6 +126,7 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     async close(stopPods = true) {
       api.setReady(false);
       metrics.stop();
+      hpa.stop();
       await dataPlane.stop();
       await nodes.stop(stopPods);
       await controllers.stop();

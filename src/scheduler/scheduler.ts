@@ -13,6 +13,7 @@ import { nodeAffinity, nodeName, nodePorts, nodeUnschedulable, taintToleration }
 import { interPodAffinity } from './plugins/interpodaffinity.js';
 import { balancedAllocation, nodeResourcesFit } from './plugins/noderesources.js';
 import { podTopologySpread } from './plugins/podtopologyspread.js';
+import { Preemption } from './plugins/preemption.js';
 import { SchedulingQueue, type ClusterEvent, type QueuedPod } from './queue.js';
 import { asArr, asObj, PodInfo } from './types.js';
 
@@ -66,6 +67,7 @@ export class Scheduler {
   readonly queue: SchedulingQueue;
   readonly framework: Framework;
   readonly stats = { bound: 0, failedAttempts: 0, bindErrors: 0 };
+  readonly preemption: Preemption;
   private nodes: Informer;
   private pods: Informer;
   private namespaces: Informer;
@@ -105,6 +107,7 @@ export class Scheduler {
       onDelete: (p) => this.onPodDelete(p),
     });
     this.namespaces = new Informer(client, R.namespaces);
+    this.preemption = new Preemption(client, { schedulerName: this.name, framework: this.framework, pods: this.pods, nsLabels: this.nsLabels, events: this.events, log: this.log });
   }
 
   /** Lists and watches, then schedules until stop(). Resolves once the caches are synced. */
@@ -114,6 +117,7 @@ export class Scheduler {
     await this.namespaces.start();
     await this.nodes.start();
     await this.pods.start();
+    await this.preemption.start();
     this.loop = this.run();
   }
 
@@ -123,6 +127,7 @@ export class Scheduler {
     this.nodes.stop();
     this.pods.stop();
     this.namespaces.stop();
+    this.preemption.stop();
   }
 
   /** Resolves when no pod is waiting to be tried and no binding is in flight (tests, benchmarks). */
@@ -221,7 +226,8 @@ export class Scheduler {
 
   private failed(q: QueuedPod, res: ScheduleResult): void {
     this.stats.failedAttempts++;
-    const message = res.message ?? '';
+    // PostFilter: preemption may nominate a node (evicting lower-priority pods) and says so in the message.
+    const message = this.preemption.postFilter(q.info, res, this.cache.nodeInfos());
     this.queue.addUnschedulable(q, res.rejectedBy ?? []);
     this.log(`unable to schedule ${q.info.key}: ${message}`);
     const pod = this.pods.get(q.info.namespace, q.info.name) ?? q.info.pod;

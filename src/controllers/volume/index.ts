@@ -2,3 +2,4 @@ export { PersistentVolumeController, type PersistentVolumeControllerOptions } fr
 export { LocalPathProvisioner, type LocalPathProvisionerOptions } from './local-path-provisioner.js';
 export { defaultStorageClassAdmission, defaultStorageClass, pickDefaultClass, LOCAL_PATH_PROVISIONER, DEFAULT_CLASS_ANNOTATION } from './default-storage-class.js';
 export * from './util.js';
+export { StorageProtectionController, storageObjectInUseProtection, PVC_PROTECTION, PV_PROTECTION } from './protection.js';

@@ -205,7 +205,7 @@ export class LocalPathProvisioner {
 
   private async syncVolume(name: string): Promise<void> {
     const pv = this.volumes.get(undefined, name);
-    if (!pv || pv.metadata.deletionTimestamp) return;
+    if (!pv) return;
     if (!this.names.has(annotations(pv)[ANN_PROVISIONED_BY] ?? '')) return;
     if (asStr(dig(pv, 'status', 'phase')) !== 'Released' || asStr(specOf(pv).persistentVolumeReclaimPolicy) !== 'Delete') return;
     const dir = asStr(dig(pv, 'spec', 'hostPath', 'path')) ?? asStr(dig(pv, 'spec', 'local', 'path'));
@@ -214,6 +214,7 @@ export class LocalPathProvisioner {
       if (resolved.startsWith(this.baseDir + path.sep)) await fs.rm(resolved, { recursive: true, force: true });
       else this.log(`local-path-provisioner: ${name}: ${dir} is outside ${this.baseDir}; left in place`);
     }
+    if (pv.metadata.deletionTimestamp) return; // already going (pv-protection lets it go now it is Released)
     try {
       await this.client.delete(R.persistentvolumes, undefined, name, { preconditions: { uid: pv.metadata.uid } });
     } catch (e) {

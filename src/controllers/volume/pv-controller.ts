@@ -288,7 +288,7 @@ export class PersistentVolumeController {
       const spec = specOf(copy);
       spec.volumeName = volume.metadata.name;
       copy.spec = spec;
-      const ann = { ...annotations(copy), [ANN_BIND_COMPLETED]: 'yes' };
+      const ann: Record<string, string> = { ...annotations(copy), [ANN_BIND_COMPLETED]: 'yes' };
       if (boundByUs) ann[ANN_BOUND_BY_CONTROLLER] = 'yes';
       copy.metadata.annotations = ann;
       c = await this.writeClaim(copy);
@@ -446,8 +446,9 @@ export class PersistentVolumeController {
   // Volumes
 
   private async syncVolume(name: string): Promise<void> {
+    // A volume being deleted is still synced: it must become Released for pv-protection to let go.
     const pv = this.volume(name);
-    if (!pv || pv.metadata.deletionTimestamp) return;
+    if (!pv) return;
     const ref = claimRefOf(pv);
     if (!ref) {
       await this.setVolumePhase(pv, 'Available');
