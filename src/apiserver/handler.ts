@@ -16,6 +16,8 @@ import { toTable, tableRow, columnDefinitions, type IncludeObject } from './tabl
 import type { OpenApiServer } from './openapi.js';
 import type { Authenticator } from './authn.js';
 import { SubresourceHandlers } from './subresources.js';
+import { attributesFor, requireAllowed, type Authorizer } from '../auth/rbac.js';
+import { impersonatedUser } from '../auth/impersonation.js';
 
 export type Req = IncomingMessage | Http2ServerRequest;
 export type Res = ServerResponse | Http2ServerResponse;
@@ -46,6 +48,12 @@ export interface ComputedResource {
 export class ApiHandler {
   readonly subresources: SubresourceHandlers;
   private computed = new Map<string, ComputedResource>();
+  private authz?: Authorizer;
+
+  /** From now on every request is authorized (RBAC); before, every authenticated user may do anything. */
+  setAuthorizer(authz: Authorizer): void {
+    this.authz = authz;
+  }
 
   /** Serve a computed resource at group/version/plural (its KindSpec must be registered). */
   registerComputed(group: string, version: string, plural: string, r: ComputedResource): void {
@@ -67,8 +75,13 @@ export class ApiHandler {
     // kube-public/cluster-info is readable anonymously, as kubeadm's RBAC makes it: a joining node
     // checks the CA in it against the hash it was given before trusting the server.
     const anonymousOk = req.method === 'GET' && path === CLUSTER_INFO_PATH;
-    const user = this.deps.authn.authenticate(req) ?? (anonymousOk ? ANONYMOUS : undefined);
+    let user = this.deps.authn.authenticate(req) ?? (anonymousOk ? ANONYMOUS : undefined);
     if (!user) throw errors.unauthorized();
+    const info = requestInfo(req.method ?? 'GET', path, url.searchParams);
+    if (this.authz) {
+      user = impersonatedUser(req.headers, user, this.authz);
+      requireAllowed(this.authz, user, attributesFor(info));
+    }
 
     if (path === '/api' || path === '/apis') {
       const d = this.deps.discovery.root(path === '/api' ? 'api' : 'apis', header(req, 'accept'), this.deps.serverAddress);
@@ -77,7 +90,6 @@ export class ApiHandler {
     if (path.startsWith('/openapi/')) return this.deps.openapi.serve(path, url.searchParams, req, res);
     if (/^\/healthz|^\/livez|^\/readyz/.test(path)) return this.serveHealth(path, res);
 
-    const info = requestInfo(req.method ?? 'GET', path, url.searchParams);
     if (!info.isResourceRequest) return this.serveGroupDiscovery(path, info, res);
     return this.serveResource(req, res, info, url.searchParams, user);
   }

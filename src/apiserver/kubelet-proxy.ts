@@ -11,6 +11,8 @@ import { isPlainObject, type KObject } from '../machinery/object.js';
 import type { Authenticator } from './authn.js';
 import type { Req, Res } from './handler.js';
 import { requestInfo } from './request-info.js';
+import { attributesFor, requireAllowed, type Authorizer } from '../auth/rbac.js';
+import { impersonatedUser } from '../auth/impersonation.js';
 import type { Resources } from './resources.js';
 import type { SubresourceHandlers } from './subresources.js';
 
@@ -28,6 +30,12 @@ interface Target {
 const STREAM_SUBRESOURCES: Record<string, string> = { exec: 'exec', attach: 'attach', portforward: 'portForward' };
 
 export class KubeletProxy {
+  private authz?: Authorizer;
+
+  setAuthorizer(authz: Authorizer): void {
+    this.authz = authz;
+  }
+
   constructor(
     private resources: Resources,
     private authn: Authenticator,
@@ -120,9 +128,15 @@ export class KubeletProxy {
 
   private async serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     socket.on('error', () => socket.destroy());
-    if (!this.authn.authenticate(req)) throw errors.unauthorized();
+    let user = this.authn.authenticate(req);
+    if (!user) throw errors.unauthorized();
     const url = new URL(req.url ?? '/', 'https://skiff.invalid');
     const info = requestInfo(req.method ?? 'GET', url.pathname, url.searchParams);
+    if (this.authz) {
+      user = impersonatedUser(req.headers, user, this.authz);
+      // Upstream (1.30+) requires `create` on the subresource whether kubectl upgrades with GET or POST.
+      requireAllowed(this.authz, user, { ...attributesFor(info), verb: 'create' });
+    }
     const kind = info.subresource ? STREAM_SUBRESOURCES[info.subresource] : undefined;
     if (!info.isResourceRequest || info.group !== '' || info.resource !== 'pods' || !kind || !info.namespace || !info.name)
       throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
@@ -135,7 +149,7 @@ export class KubeletProxy {
     let head1 = `${req.method} ${t.path} HTTP/1.1\r\n`;
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i];
-      if (/^(host|authorization)$/i.test(name)) continue;
+      if (/^(host|authorization|impersonate-.*)$/i.test(name)) continue;
       head1 += `${name}: ${req.rawHeaders[i + 1]}\r\n`;
     }
     head1 += `Host: ${t.host}:${t.port}\r\n\r\n`;

@@ -15,6 +15,10 @@ import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.j
 import { ServiceAllocation } from '../apiserver/admission/service-allocation.js';
 import { NodeIpam } from '../apiserver/admission/node-ipam.js';
 import { defaultTolerationSeconds } from '../apiserver/admission/default-tolerations.js';
+import { defaultStorageClassAdmission, storageObjectInUseProtection } from '../controllers/volume/index.js';
+import { setupAuth, type AuthSystem } from '../auth/index.js';
+import { rbacEscalationAdmission } from '../auth/escalation.js';
+import { ensureDefaultPolicy } from '../auth/default-policy.js';
 import { registerReviews } from '../apiserver/reviews.js';
 import { registerPodSubresources } from '../apiserver/pod-subresources.js';
 import { KubeletProxy, type KubeletClientCredentials } from '../apiserver/kubelet-proxy.js';
@@ -55,6 +59,8 @@ export function createApi(store: Store, opts: ApiOptions): Api {
   const services = new ServiceAllocation(opts.serviceSubnet);
   resources.use(namespaceLifecycle);
   resources.use(defaultTolerationSeconds);
+  resources.use(defaultStorageClassAdmission);
+  resources.use(storageObjectInUseProtection);
   resources.use(services);
   const nodeIpam = new NodeIpam(opts.podSubnet ?? '127.244.0.0/16');
   resources.use(nodeIpam);
@@ -85,4 +91,18 @@ export function createApi(store: Store, opts: ApiOptions): Api {
     client: (identity) => new InProcessClient(resources, identity, handler.subresources),
     setReady: (r) => (ready = r),
   };
+}
+
+/**
+ * Authentication of service-account tokens, RBAC on every request (HTTP and kubelet streams),
+ * impersonation, TokenRequest, truthful access reviews and the default roles. In-process
+ * components act as system:masters and are not subject to it.
+ */
+export async function enableAuth(api: Api, serviceAccountKeys: { publicKey: string; privateKey: string }): Promise<AuthSystem> {
+  const auth = await setupAuth(api.resources, api.handler.subresources, api.authn, { serviceAccountKeys });
+  api.resources.use(rbacEscalationAdmission(auth.authorizer));
+  await ensureDefaultPolicy(api.resources);
+  api.handler.setAuthorizer(auth.authorizer);
+  api.kubeletProxy?.setAuthorizer(auth.authorizer);
+  return auth;
 }

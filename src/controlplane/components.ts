@@ -14,6 +14,8 @@ import { CronJobController } from '../controllers/cronjob/index.js';
 import { DaemonSetController } from '../controllers/daemonset/index.js';
 import { StatefulSetController } from '../controllers/statefulset/index.js';
 import { LoadBalancerController } from '../controllers/loadbalancer.js';
+import { DisruptionController } from '../controllers/disruption.js';
+import { LOCAL_PATH_PROVISIONER, LocalPathProvisioner, PersistentVolumeController, StorageProtectionController } from '../controllers/volume/index.js';
 import { NodeAgent } from '../kubelet/node-agent.js';
 import { ProcessRuntime } from '../kubelet/runtime/process/runtime.js';
 import type { NodeConfig } from '../cluster/config.js';
@@ -31,7 +33,8 @@ export interface ControllerManager {
 }
 
 /** The controllers and the scheduler, all acting through in-process clients of their own. */
-export async function startControllers(client: (identity: string) => ApiClient, log: (line: string) => void): Promise<ControllerManager> {
+export async function startControllers(client: (identity: string) => ApiClient, opts: { stateDir: string; log: (line: string) => void }): Promise<ControllerManager> {
+  const { log } = opts;
   const components: Component[] = [
     new ReplicaSetController(client('system:controller:replicaset-controller'), { log }),
     new DeploymentController(client('system:controller:deployment-controller'), { log }),
@@ -45,6 +48,16 @@ export async function startControllers(client: (identity: string) => ApiClient, 
     new StatefulSetController(client('system:controller:statefulset-controller'), { log }),
     // MetalLB's role: LoadBalancer Services get an address on the host's loopback network.
     new LoadBalancerController(client('system:controller:loadbalancer-controller'), { pool: LOAD_BALANCER_POOL, log }),
+    new DisruptionController(client('system:controller:disruption-controller'), { log }),
+    new PersistentVolumeController(client('system:controller:persistent-volume-binder'), { log }),
+    new StorageProtectionController(client('system:controller:pvc-protection-controller'), { log }),
+    // kind's default StorageClass provisioner; the workshop's minikube/docker hostpath classes too.
+    new LocalPathProvisioner(client('system:serviceaccount:local-path-storage:local-path-provisioner-service-account'), {
+      baseDir: path.join(opts.stateDir, 'volumes'),
+      provisionerName: LOCAL_PATH_PROVISIONER,
+      aliases: ['k8s.io/minikube-hostpath', 'docker.io/hostpath', 'microk8s.io/hostpath'],
+      log,
+    }),
     new Scheduler(client('system:kube-scheduler'), { log }),
   ];
   await Promise.all(components.map((c) => c.start()));

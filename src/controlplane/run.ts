@@ -14,7 +14,11 @@ import { GarbageCollector } from '../controllers/garbage-collector.js';
 import { CrdController } from '../controllers/crd.js';
 import { NamespaceDefaultsController } from '../controllers/namespace-defaults.js';
 import { bootstrap } from './bootstrap.js';
-import { createApi } from './api.js';
+import { createApi, enableAuth } from './api.js';
+import { ClusterRoleAggregationController } from '../auth/aggregation.js';
+import { defaultStorageClass } from '../controllers/volume/index.js';
+import { StatusError } from '../machinery/errors.js';
+import type { ApiClient } from '../client/client.js';
 import { startControllers, startLocalNodes } from './components.js';
 import { startClusterDns } from './cluster-dns.js';
 import { startDataPlane } from './data-plane.js';
@@ -41,6 +45,15 @@ export interface ControlPlane {
   resources: Resources;
   /** Stops everything; `stopPods` (default true) also stops every container of the local nodes. */
   close(stopPods?: boolean): Promise<void>;
+}
+
+/** kind ships a default StorageClass `standard`; so does every Skiff cluster (left alone once it exists). */
+async function ensureDefaultStorageClass(client: ApiClient): Promise<void> {
+  try {
+    await client.create({ group: 'storage.k8s.io', version: 'v1', resource: 'storageclasses' }, undefined, defaultStorageClass());
+  } catch (e) {
+    if (!(e instanceof StatusError && e.code === 409)) throw e;
+  }
 }
 
 export async function runControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
@@ -82,13 +95,17 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     kubernetesServiceIP: firstServiceIP(opts.cluster.networking.serviceSubnet),
     caCert: opts.pki.ca.cert,
   });
+  const auth = await enableAuth(api, opts.pki.serviceAccount);
+  const aggregation = new ClusterRoleAggregationController(resources, client, opts.log);
+  await aggregation.start();
+  await ensureDefaultStorageClass(client);
   const namespaces = new NamespaceController(resources, client, opts.log);
   const gc = new GarbageCollector(resources, opts.log);
   const namespaceDefaults = new NamespaceDefaultsController(resources, client, opts.pki.ca.cert, opts.log);
   await namespaces.start();
   await gc.start();
   await namespaceDefaults.start();
-  const controllers = await startControllers(api.client, opts.log);
+  const controllers = await startControllers(api.client, { stateDir: opts.stateDir, log: opts.log });
   const metrics = new MetricsSampler(resources, kubeletClient);
   handler.registerComputed('metrics.k8s.io', 'v1beta1', 'nodes', metrics.nodes());
   handler.registerComputed('metrics.k8s.io', 'v1beta1', 'pods', metrics.pods());
@@ -135,6 +152,8 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
       gc.stop();
       namespaceDefaults.stop();
       crds.stop();
+      aggregation.stop();
+      auth.stop();
       await server.close();
       await store.close();
     },

@@ -443,6 +443,12 @@ export class ResourceQuotaAdmission implements AdmissionPlugin {
     if (op === 'UPDATE' && !chargesUpdates(gr)) return;
     const ns = obj.metadata.namespace;
     if (!ns) return;
+    // What this write adds (an update only its difference); writes that add nothing pass at once.
+    const now = this.now();
+    const after = usageOf(gr, obj, now);
+    const before = op === 'UPDATE' && old ? usageOf(gr, old, now) : new Map<string, Quantity>();
+    const delta = subtract(after, before);
+    if (![...delta.values()].some((q) => q.nanos > 0n)) return;
     const quotaSpec = svc.registry.lookup('', 'v1', 'resourcequotas');
     if (!quotaSpec) return;
     const quotas = (await svc.list(quotaSpec, ns)).items
@@ -452,7 +458,7 @@ export class ResourceQuotaAdmission implements AdmissionPlugin {
 
     const release = await this.lock(ns);
     try {
-      await this.check(op, spec, gr, obj, old, ctx, svc, quotas);
+      await this.check(op, spec, gr, obj, old, delta, ctx, svc, quotas);
     } finally {
       release();
     }
@@ -473,6 +479,7 @@ export class ResourceQuotaAdmission implements AdmissionPlugin {
     gr: GroupResourceRef,
     obj: KObject,
     old: KObject | undefined,
+    delta: ResourceList,
     ctx: RequestContext,
     svc: Resources,
     quotas: KObject[],
@@ -492,14 +499,10 @@ export class ResourceQuotaAdmission implements AdmissionPlugin {
     }
     if (applicable.length === 0) return;
 
-    const after = usageOf(gr, obj, now);
-    const before = op === 'UPDATE' && old ? usageOf(gr, old, now) : new Map<string, Quantity>();
-    const delta = subtract(after, before);
     const increases = [...delta].filter(([, q]) => q.nanos > 0n).map(([n]) => n);
-    if (increases.length === 0) return;
 
     // The namespace's current objects of this kind, plus writes admitted but not stored yet.
-    const live = (await svc.list(spec, obj.metadata.namespace)).items.filter((o) => o.metadata.uid !== obj.metadata.uid || op === 'UPDATE');
+    const live = (await svc.list(spec, obj.metadata.namespace)).items;
     const pending = this.pendingFor(obj.metadata.namespace!, gr, live, now);
 
     for (const q of applicable) {

@@ -35,6 +35,7 @@ export const serviceAccountKind: KindSpec = {
   plural: 'serviceaccounts',
   singular: 'serviceaccount',
   shortNames: ['sa'],
+  extraSubresources: [{ name: 'token', kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', verbs: ['create'] }],
   namespaced: true,
   validate: validateServiceAccount,
   table: [
