@@ -335,6 +335,8 @@ interface DeploymentRun {
   containers: number;
   containersRssMb: number;
   interference: number;
+  /** Store writes (revisions) from the POST to the end of the run, every kind together. */
+  writes: number;
   limitMs: number;
   timedOut: boolean;
   /** Container processes still alive after `skiff delete cluster` returned (killed by this bench). */
@@ -418,6 +420,11 @@ async function runDeployment(s: Session, cluster: string, nodes: number, replica
     const profiler = cpuProfDir
       ? await startProfiler(join(s.skiff.clusterDir(cluster), 'logs', 'controlplane.log'), join(cpuProfDir, `${cluster}-${replicas}-pods.cpuprofile`))
       : undefined;
+    const revision = async () => {
+      const r = await api.request('GET', '/api/v1/namespaces/default/configmaps?limit=1');
+      return Number(JSON.parse(r.body).metadata?.resourceVersion ?? NaN);
+    };
+    const rv0 = await revision();
     const meter = startInterferenceMeter(pid);
     const cpu0 = cpuMs(pid);
     t0 = performance.now();
@@ -438,6 +445,8 @@ async function runDeployment(s: Session, cluster: string, nodes: number, replica
     const cpCpuMs = cpuMs(pid) - cpu0;
     const interference = meter();
     await profiler?.stop();
+    // The store has one revision for everything: its growth is the number of writes the run caused.
+    const writes = (await revision()) - rv0;
     await sleep(SETTLE_MS);
     const cpAfterMb = memoryMb(pid).rss;
     const found = containerProcesses(pid);
@@ -469,6 +478,7 @@ async function runDeployment(s: Session, cluster: string, nodes: number, replica
       containers: found.length,
       containersRssMb,
       interference,
+      writes,
       limitMs,
       timedOut,
     };
@@ -532,7 +542,7 @@ function describeRun(label: string, d: DeploymentRun, bare: BareSpawn, createMs:
   const span = (r: [number, number]) => `${fmt(r[0])}–${fmt(r[1])}`;
   console.log(`  after the POST (first–last pod, ms): ADDED ${span(d.spread.added)}, scheduled ${span(d.spread.scheduled)}, Running ${span(d.spread.running)}`);
   console.log(`  per pod from ADDED (p50/p95): → scheduled ${q(d.toScheduled)}, → Running ${q(d.toRunning)}, → Ready ${q(d.toReady)}`);
-  console.log(`  control plane: RSS ${fmt(d.cpIdleMb)} MB idle → ${fmt(d.cpAfterMb)} MB with the pods (${fmt(((d.cpAfterMb - d.cpIdleMb) * 1024) / d.replicas)} kB per pod); CPU ${fmt(d.cpCpuMs)} ms (${fmt(d.cpCpuMs / d.replicas)} ms per pod); other processes took ${Math.round(d.interference * 100)}% of the machine`);
+  console.log(`  control plane: RSS ${fmt(d.cpIdleMb)} MB idle → ${fmt(d.cpAfterMb)} MB with the pods (${fmt(((d.cpAfterMb - d.cpIdleMb) * 1024) / d.replicas)} kB per pod); CPU ${fmt(d.cpCpuMs)} ms (${fmt(d.cpCpuMs / d.replicas)} ms per pod); ${fmt(d.writes)} store writes (${fmt(d.writes / d.replicas)} per pod); other processes took ${Math.round(d.interference * 100)}% of the machine`);
   console.log(`  ${d.containers} container processes, ${fmt(d.containersRssMb)} MB RSS in all (${fmt((d.containersRssMb * 1024) / Math.max(1, d.containers))} kB each); cluster create ${fmt(createMs)} ms, delete ${fmt(deleteMs)} ms`);
   if (d.leakedOnDelete) console.log(`  !!! skiff delete cluster left ${d.leakedOnDelete} container processes running (this bench killed them by pid) !!!`);
 }

@@ -15,6 +15,7 @@ import { discoveryV1Kinds } from './discovery/v1/index.js';
 import { eventsV1Kinds, viaCoreEventColumns } from './events/v1/index.js';
 import { apiextensionsV1Kinds } from './apiextensions/v1/index.js';
 import { apiregistrationV1Kinds } from './apiregistration/v1/index.js';
+import { settingsV1alpha1Kinds } from './settings/v1alpha1/index.js';
 import { authorizationV1Kinds } from './authorization/v1/index.js';
 import { authenticationV1Kinds } from './authentication/v1/index.js';
 
@@ -38,6 +39,7 @@ export function builtinKinds(): KindSpec[] {
     ...events,
     ...apiextensionsV1Kinds,
     ...apiregistrationV1Kinds,
+    ...settingsV1alpha1Kinds,
     ...authorizationV1Kinds,
     ...authenticationV1Kinds,
   ];

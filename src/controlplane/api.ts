@@ -15,6 +15,10 @@ import { namespaceLifecycle } from '../apiserver/admission/namespace-lifecycle.j
 import { ServiceAllocation } from '../apiserver/admission/service-allocation.js';
 import { NodeIpam } from '../apiserver/admission/node-ipam.js';
 import { defaultTolerationSeconds } from '../apiserver/admission/default-tolerations.js';
+import { PodPresetAdmission } from '../apiserver/admission/pod-preset.js';
+import { limitRanger } from '../apiserver/admission/limit-ranger.js';
+import { PriorityAdmission } from '../apiserver/admission/priority.js';
+import { ResourceQuotaAdmission } from '../apiserver/admission/resource-quota.js';
 import { defaultStorageClassAdmission, storageObjectInUseProtection } from '../controllers/volume/index.js';
 import { setupAuth, type AuthSystem } from '../auth/index.js';
 import { rbacEscalationAdmission } from '../auth/escalation.js';
@@ -58,12 +62,18 @@ export function createApi(store: Store, opts: ApiOptions): Api {
   const resources = new Resources(store, registry, schemas);
   const services = new ServiceAllocation(opts.serviceSubnet);
   resources.use(namespaceLifecycle);
+  resources.use(new PodPresetAdmission());
+  resources.use(limitRanger);
+  // Upstream ≥ 1.17 allows the system priority classes in any namespace.
+  resources.use(new PriorityAdmission({ systemClassesOnlyInKubeSystem: false }));
   resources.use(defaultTolerationSeconds);
   resources.use(defaultStorageClassAdmission);
   resources.use(storageObjectInUseProtection);
   resources.use(services);
   const nodeIpam = new NodeIpam(opts.podSubnet ?? '127.244.0.0/16');
   resources.use(nodeIpam);
+  // Last: a write refused after quota admitted it would stay counted for a while.
+  resources.use(new ResourceQuotaAdmission());
   const authn = new Authenticator(opts.tokens ?? new Map());
   let ready = false;
   const handler = new ApiHandler({

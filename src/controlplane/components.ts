@@ -15,6 +15,7 @@ import { DaemonSetController } from '../controllers/daemonset/index.js';
 import { StatefulSetController } from '../controllers/statefulset/index.js';
 import { LoadBalancerController } from '../controllers/loadbalancer.js';
 import { DisruptionController } from '../controllers/disruption.js';
+import { ResourceQuotaController } from '../controllers/resourcequota.js';
 import { LOCAL_PATH_PROVISIONER, LocalPathProvisioner, PersistentVolumeController, StorageProtectionController } from '../controllers/volume/index.js';
 import { NodeAgent } from '../kubelet/node-agent.js';
 import { ProcessRuntime } from '../kubelet/runtime/process/runtime.js';
@@ -49,6 +50,7 @@ export async function startControllers(client: (identity: string) => ApiClient, 
     // MetalLB's role: LoadBalancer Services get an address on the host's loopback network.
     new LoadBalancerController(client('system:controller:loadbalancer-controller'), { pool: LOAD_BALANCER_POOL, log }),
     new DisruptionController(client('system:controller:disruption-controller'), { log }),
+    new ResourceQuotaController(client('system:controller:resourcequota-controller'), { log }),
     new PersistentVolumeController(client('system:controller:persistent-volume-binder'), { log }),
     new StorageProtectionController(client('system:controller:pvc-protection-controller'), { log }),
     // kind's default StorageClass provisioner; the workshop's minikube/docker hostpath classes too.
