@@ -286,6 +286,9 @@ export class Resources {
     const errs: FieldError[] = [];
     this.defaultAndValidate(spec, obj, undefined, errs);
     if (errs.length) throw errors.invalid({ group: spec.group, kind: spec.kind }, meta.name ?? '', errs);
+    // A duplicate is AlreadyExists, not whatever an admission plugin would say about it (a
+    // Service's clusterIP already taken — by itself). The store's create still decides races.
+    if (await this.store.get(objectKey(spec, meta.namespace, meta.name!))) throw errors.alreadyExists(groupResource(spec), meta.name!);
     await this.runAdmission('CREATE', spec, obj, undefined, ctx);
 
     this.trackFields(spec, undefined, obj, ctx);

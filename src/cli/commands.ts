@@ -161,7 +161,16 @@ export async function stopCluster(ctx: CliContext, opts: { name?: string }): Pro
     return;
   }
   say(ctx.stdout, `Stopping cluster "${state.name}" ...`);
-  await new Progress(ctx.stdout).step('Stopping control-plane 🛑', () => stopServers(ctx.home, state.name));
+  await new Progress(ctx.stdout).step('Stopping control-plane 🛑', async () => {
+    await stopServers(ctx.home, state.name);
+    await stopLeftovers(ctx.home, state.name);
+  });
+}
+
+/** Containers a killed control plane could not stop in time (loaded lazily: only clusters with nodes need it). */
+async function stopLeftovers(home: string, name: string): Promise<void> {
+  const { stopLeftoverContainers } = await import('../kubelet/runtime/process/leftovers.js');
+  await stopLeftoverContainers(clusterPaths(home, name).dir);
 }
 
 async function deleteOne(ctx: CliContext, name: string, kubeconfigFlag: string | undefined): Promise<void> {
@@ -170,6 +179,7 @@ async function deleteOne(ctx: CliContext, name: string, kubeconfigFlag: string |
   // A corrupt or half-written state must not prevent deletion.
   const state = await readClusterState(ctx.home, name).catch(() => undefined);
   await stopServers(ctx.home, name);
+  await stopLeftovers(ctx.home, name);
   const files = new Set([resolveKubeconfigPath(kubeconfigFlag, ctx.env)]);
   if (!kubeconfigFlag && state?.kubeconfig) files.add(state.kubeconfig);
   for (const f of files) await removeFromKubeconfig(f, contextName(name));

@@ -15,6 +15,9 @@ import { balancedAllocation, nodeResourcesFit } from './plugins/noderesources.js
 import { podTopologySpread } from './plugins/podtopologyspread.js';
 import { Preemption } from './plugins/preemption.js';
 import { SchedulingQueue, type ClusterEvent, type QueuedPod } from './queue.js';
+
+/** How long the scheduler places pods before yielding to the rest of the process. */
+const SCHEDULING_SLICE_MS = 10;
 import { asArr, asObj, PodInfo } from './types.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
@@ -196,6 +199,7 @@ export class Scheduler {
   // Scheduling
 
   private async run(): Promise<void> {
+    let turnStarted = Date.now();
     while (this.running) {
       const q = await this.queue.pop();
       if (!q || !this.running) return;
@@ -208,9 +212,13 @@ export class Scheduler {
       } finally {
         this.busy = false;
       }
-      // Let watch events and binding replies in between pods; bound the bindings in flight.
+      // Bound the bindings in flight, and let watch events and binding replies in every few
+      // milliseconds — not after every pod: in a busy process each turn of the event loop is long.
       if (this.inflight.size >= this.maxInFlight) await Promise.race(this.inflight);
-      else await new Promise((r) => setImmediate(r));
+      else if (Date.now() - turnStarted >= SCHEDULING_SLICE_MS) {
+        await new Promise((r) => setImmediate(r));
+        turnStarted = Date.now();
+      }
     }
   }
 

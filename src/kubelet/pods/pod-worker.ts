@@ -19,6 +19,9 @@ import type { PodIPAllocator } from './ipam.js';
 import { ContainerProber, runHandler, type ProbeKind } from './probes.js';
 import { mergeConditions, podConditions, podPhase } from './status.js';
 import { apiTime, containersOf, errMessage, goDuration, isSidecar, podRef, rfc3339 } from './util.js';
+
+/** The least time between a pod's deletion request and the kubelet finishing it (see finish()). */
+const MIN_TERMINATION_MS = 500;
 import { removePodDir, setupVolumes, type PreparedVolume } from './volumes.js';
 
 export interface WorkerContext {
@@ -741,6 +744,12 @@ export class PodWorker {
     await removePodDir(this.ctx.rootDir, this.uid).catch(() => {});
     this.ctx.backoff.forgetPrefix(`${this.uid}/`);
     if (viaApi) {
+      // kubectl delete reads the pod once more and only then starts watching for its DELETED
+      // event; a pod gone (and recreated under the same name by a StatefulSet) inside that gap
+      // leaves kubectl waiting forever. Real kubelets never finish that fast; neither do we.
+      const since = Date.parse(this.pod.metadata.deletionTimestamp ?? '') - (this.pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
+      const wait = MIN_TERMINATION_MS - (Date.now() - (Number.isFinite(since) ? since : Date.now()));
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       try {
         await this.ctx.client.delete(R.pods, this.ns, this.pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: this.uid } });
       } catch (e) {

@@ -102,6 +102,7 @@ interface Live {
   stdinKeeper?: number;
 }
 
+const SCAN_REUSE_MS = 1000;
 const STANDARD_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 const UNKNOWN_EXIT_MESSAGE = 'the container exited while no runtime was watching it; its exit code is unknown';
 
@@ -198,6 +199,7 @@ export class ProcessRuntime implements Runtime {
   private readonly collector = new LogCollector();
   private readonly monitor: NodeJS.Timeout;
   private readonly preloads: string[];
+  private scanCache?: { at: number; groups: Map<number, ProcStat[]> };
   private readonly defaultPath: string;
   private closed = false;
 
@@ -768,8 +770,15 @@ export class ProcessRuntime implements Runtime {
     const c = this.containers.get(id);
     if (!c || c.rec.state !== 'running' || c.rec.pid === undefined) return undefined;
     if (!isSameLiveProcess(c.rec.pid, c.rec.procStart)) return undefined;
-    const usage = groupUsage(groupMembers(c.rec.pid));
+    const usage = groupUsage(groupMembers(c.rec.pid, this.recentScan()));
     return { cpuUsageNanos: usage.cpuNanos, memoryWorkingSetBytes: usage.rssBytes, timestamp: Date.now() };
+  }
+
+  /** One /proc scan shared by every container's stats within a second (a metrics poll asks for all of them). */
+  private recentScan(): Map<number, ProcStat[]> {
+    const now = Date.now();
+    if (!this.scanCache || now - this.scanCache.at > SCAN_REUSE_MS) this.scanCache = { at: now, groups: scanGroups() };
+    return this.scanCache.groups;
   }
 
   async portForward(sandboxId: string, port: number): Promise<Duplex> {
