@@ -36,6 +36,11 @@ export interface ApiOptions {
   tokens?: Map<string, UserInfo>;
   /** host:port advertised in legacy discovery. */
   serverAddress?: string;
+  /**
+   * 'minimal' leaves out the policy admission plugins (quota, limits, presets, priority, default
+   * tolerations, storage class and protection) — for tests of those plugins one at a time.
+   */
+  admission?: 'default' | 'minimal';
   /** The client certificate the API server presents to kubelets (logs, exec, attach, port-forward). */
   kubeletClient?: KubeletClientCredentials;
 }
@@ -62,18 +67,21 @@ export function createApi(store: Store, opts: ApiOptions): Api {
   const resources = new Resources(store, registry, schemas);
   const services = new ServiceAllocation(opts.serviceSubnet);
   resources.use(namespaceLifecycle);
-  resources.use(new PodPresetAdmission());
-  resources.use(limitRanger);
-  // Upstream ≥ 1.17 allows the system priority classes in any namespace.
-  resources.use(new PriorityAdmission({ systemClassesOnlyInKubeSystem: false }));
-  resources.use(defaultTolerationSeconds);
-  resources.use(defaultStorageClassAdmission);
-  resources.use(storageObjectInUseProtection);
+  const policy = opts.admission !== 'minimal';
+  if (policy) {
+    resources.use(new PodPresetAdmission());
+    resources.use(limitRanger);
+    // Upstream ≥ 1.17 allows the system priority classes in any namespace.
+    resources.use(new PriorityAdmission({ systemClassesOnlyInKubeSystem: false }));
+    resources.use(defaultTolerationSeconds);
+    resources.use(defaultStorageClassAdmission);
+    resources.use(storageObjectInUseProtection);
+  }
   resources.use(services);
   const nodeIpam = new NodeIpam(opts.podSubnet ?? '127.244.0.0/16');
   resources.use(nodeIpam);
   // Last: a write refused after quota admitted it would stay counted for a while.
-  resources.use(new ResourceQuotaAdmission());
+  if (policy) resources.use(new ResourceQuotaAdmission());
   const authn = new Authenticator(opts.tokens ?? new Map());
   let ready = false;
   const handler = new ApiHandler({

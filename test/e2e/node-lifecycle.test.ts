@@ -3,7 +3,7 @@
 // `stop cluster` stops every one of them. Also `kubectl top`, attach, cp and rollout verbs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TestCluster, eventually } from './harness.js';
 
@@ -23,6 +23,8 @@ function processesWith(marker: string): number[] {
     if (!/^\d+$/.test(d)) continue;
     try {
       if (/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${d}/stat`, 'utf8'))) continue;
+      // Only this test cluster's containers: their working directories live under its SKIFF_HOME.
+      if (!readlinkSync(`/proc/${d}/cwd`).startsWith(c.home)) continue;
       if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(marker)) out.push(Number(d));
     } catch {
       // gone meanwhile, or not ours to read

@@ -12,9 +12,9 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(): Promise<TestApi> {
+export async function startTestApi(opts: { admission?: 'default' | 'minimal' } = {}): Promise<TestApi> {
   const store = new MemoryStore();
-  const api = createApi(store, { serviceSubnet: '127.96.0.0/12' });
+  const api = createApi(store, { serviceSubnet: '127.96.0.0/12', admission: opts.admission });
   await bootstrap(api.resources, { apiServerHost: '127.0.0.1', apiServerPort: 6443, kubernetesServiceIP: '127.96.0.1' });
   api.setReady(true);
   return {

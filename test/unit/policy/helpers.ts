@@ -21,7 +21,7 @@ export interface PolicyApi {
 }
 
 export async function withPolicy(fn: (p: PolicyApi) => Promise<void>, namespaces: string[] = ['team']): Promise<void> {
-  const t = await startTestApi();
+  const t = await startTestApi({ admission: 'minimal' });
   for (const k of settingsV1alpha1Kinds) t.api.registry.add(k);
   const quota = new ResourceQuotaAdmission();
   t.api.resources.use(new PodPresetAdmission());

@@ -28,7 +28,7 @@ export interface VolumeCluster {
 }
 
 export async function withVolumes(fn: (c: VolumeCluster) => Promise<void>, opts: { admission?: boolean; protection?: boolean } = {}): Promise<void> {
-  const t = await startTestApi();
+  const t = await startTestApi({ admission: 'minimal' });
   if (opts.admission) t.api.resources.use(defaultStorageClassAdmission);
   if (opts.protection) t.api.resources.use(storageObjectInUseProtection);
   const client = t.client('test');
