@@ -124,6 +124,14 @@ spec:
       await c.k(['wait', '--for=condition=Ready', 'pod/on-joined', '--timeout=60s']);
       await eventually(async () => /hi from joined/.test(await c.k(['logs', 'on-joined'])), 'logs through the joined kubelet');
       await c.k(['delete', 'pod', 'on-joined']);
+      // A DaemonSet follows the node that joined.
+      await c.k(['apply', '-f', '-'], {
+        input: 'apiVersion: apps/v1\nkind: DaemonSet\nmetadata: { name: everywhere }\nspec:\n  selector: { matchLabels: { app: everywhere } }\n  template:\n    metadata: { labels: { app: everywhere } }\n    spec: { containers: [ { name: c, image: busybox, command: [sleep, "3600"] } ] }\n',
+      });
+      await eventually(async () => {
+        const pods = (await json(['get', 'pods', '-l', 'app=everywhere'])).items as { spec: { nodeName?: string }; status: { phase: string } }[];
+        return pods.some((p) => p.spec.nodeName === 'joined' && p.status.phase === 'Running');
+      }, 'a DaemonSet pod on the joined node', 60_000);
     } finally {
       agent?.kill('SIGTERM');
       await new Promise((r) => (agent?.exitCode !== null ? r(undefined) : agent.once('exit', r)));
