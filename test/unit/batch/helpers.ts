@@ -5,6 +5,7 @@ import type { ApiClient } from '../../../src/client/client.js';
 import { R } from '../../../src/client/client.js';
 import { Informer } from '../../../src/client/informer.js';
 import type { KObject } from '../../../src/machinery/object.js';
+import { until } from '../../support/wait.js';
 
 /** What the fake kubelet does with a pod: exit with a code, or stay Running until told. */
 export type Outcome = { exitCode: number } | 'hold';
@@ -125,19 +126,8 @@ export async function finishPod(client: ApiClient, pod: KObject, exitCode: numbe
 }
 
 /** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs?: number): Promise<T> {
+  return until(fn, what, timeoutMs);
 }
 
 export function jobTemplateSpec(extra: Record<string, unknown> = {}, command = ['sh', '-c', 'true']): Record<string, unknown> {

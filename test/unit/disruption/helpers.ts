@@ -6,6 +6,7 @@ import { R } from '../../../src/client/client.js';
 import { Informer } from '../../../src/client/informer.js';
 import { StatusError } from '../../../src/machinery/errors.js';
 import type { KObject } from '../../../src/machinery/object.js';
+import { until } from '../../support/wait.js';
 
 export interface FakeKubeletOptions {
   /** Pods for which this returns false stay Pending (not ready) until `recheck()`. */
@@ -79,19 +80,8 @@ export async function markReady(client: ApiClient, pod: KObject, ready = true): 
 }
 
 /** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs?: number): Promise<T> {
+  return until(fn, what, timeoutMs);
 }
 
 export function node(name: string, cpu = '4', extra: Record<string, unknown> = {}): KObject {

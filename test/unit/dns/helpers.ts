@@ -4,6 +4,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket, type Packet, type RecordType } from 'dns-packet';
 import type { KObject } from '../../../src/machinery/object.js';
+import { until } from '../../support/wait.js';
 
 export interface QueryOptions {
   tcp?: boolean;
@@ -82,19 +83,8 @@ export function datas(r: DecodedPacket, type: string = r.questions?.[0]?.type ??
     .sort();
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs?: number): Promise<T> {
+  return until(fn, what, timeoutMs);
 }
 
 // ---------------------------------------------------------------------------------------------

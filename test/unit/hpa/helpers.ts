@@ -4,6 +4,7 @@ import type { ApiClient } from '../../../src/client/client.js';
 import { R } from '../../../src/client/client.js';
 import type { KObject } from '../../../src/machinery/object.js';
 import type { PodMetric, PodMetricsSource } from '../../../src/controllers/hpa/index.js';
+import { until } from '../../support/wait.js';
 
 /** Usage per pod, set by the test: `set(ns, pod, { cpu: '50m' })`; pods never set have no metrics. */
 export class FakeMetrics implements PodMetricsSource {
@@ -132,17 +133,6 @@ export async function eventsFor(client: ApiClient, ns: string, name: string, rea
 }
 
 /** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs?: number): Promise<T> {
+  return until(fn, what, timeoutMs);
 }

@@ -4,20 +4,10 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import type { KObject } from '../../../src/machinery/object.js';
 import { R, type ApiClient } from '../../../src/client/client.js';
+import { until } from '../../support/wait.js';
 
-export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs?: number): Promise<T> {
+  return until(fn, what, timeoutMs);
 }
 
 /** A random /16 inside 127.0.0.0/8 that other suites are unlikely to use: `127.X.` */

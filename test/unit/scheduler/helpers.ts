@@ -4,6 +4,7 @@ import { R, type ApiClient } from '../../../src/client/client.js';
 import { Scheduler, type SchedulerOptions } from '../../../src/scheduler/index.js';
 import { NodeInfo, PodInfo } from '../../../src/scheduler/types.js';
 import { startTestApi, type TestApi } from '../../support/in-memory-api.js';
+import { until } from '../../support/wait.js';
 
 export interface NodeOpts {
   cpu?: string;
@@ -69,14 +70,8 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs?: number): Promise<T> {
+  return until(fn, what, timeoutMs);
 }
 
 export async function cluster(opts: SchedulerOptions = {}, nodes: KObject[] = []): Promise<Cluster> {

@@ -1,20 +1,10 @@
 // Builders and waits for the endpoints tests, over the in-memory API.
 import type { KObject } from '../../../src/machinery/object.js';
 import { R, type ApiClient, type ResourceRef } from '../../../src/client/client.js';
+import { until } from '../../support/wait.js';
 
-export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs?: number): Promise<T> {
+  return until(fn, what, timeoutMs);
 }
 
 /** A client that counts its writes per resource. */

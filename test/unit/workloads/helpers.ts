@@ -4,6 +4,7 @@ import type { ApiClient } from '../../../src/client/client.js';
 import { R } from '../../../src/client/client.js';
 import { Informer } from '../../../src/client/informer.js';
 import type { KObject } from '../../../src/machinery/object.js';
+import { until } from '../../support/wait.js';
 
 export interface FakeKubeletOptions {
   /** Delay before a new pod becomes Running+Ready; default 5 ms. */
@@ -82,19 +83,8 @@ export async function markReady(client: ApiClient, pod: KObject, ready = true): 
 }
 
 /** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs?: number): Promise<T> {
+  return until(fn, what, timeoutMs);
 }
 
 export function podTemplate(labels: Record<string, string>, image = 'nginx:1.24'): Record<string, unknown> {
