@@ -57,8 +57,8 @@ export class WatchCounter {
 export interface Target {
   readonly label: string;
   readonly pid: number;
-  /** Prepare an empty collection named `ns` (a namespace; for etcd just a key prefix). */
-  prepare(ns: string): Promise<void>;
+  /** Prepare an empty collection named `ns` (a namespace; for etcd just a key prefix) and `count` bodies for it. */
+  prepare(ns: string, count: number): Promise<void>;
   create(ns: string, i: number): Promise<boolean>;
   get(ns: string, i: number): Promise<boolean>;
   /** List the whole collection, paged when `limit` is given; returns the number of items. */
@@ -91,7 +91,7 @@ export class SkiffTarget implements Target {
     return new SkiffTarget(await H2Session.connect(origin, tls), origin, tls, pid);
   }
 
-  async prepare(ns: string, count = 10_000): Promise<void> {
+  async prepare(ns: string, count: number): Promise<void> {
     const r = await this.client.request('POST', '/api/v1/namespaces', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }));
     if (r.status !== 201) throw new Error(`creating namespace ${ns}: ${r.status} ${r.body}`);
     this.bodies.set(ns, Array.from({ length: count }, (_, i) => configMapBody(ns, i)));
@@ -160,7 +160,7 @@ export class EtcdTarget implements Target {
     return `/registry/configmaps/${ns}/`;
   }
 
-  async prepare(ns: string, count = 10_000): Promise<void> {
+  async prepare(ns: string, count: number): Promise<void> {
     // The put requests, encoded up front as the Skiff bodies are: only the server's work is timed.
     const put = (i: number) => JSON.stringify({ key: b64(`${this.prefix(ns)}cm-${i}`), value: b64(configMapBody(ns, i)) });
     this.requests.set(ns, Array.from({ length: count }, (_, i) => put(i)));
@@ -203,7 +203,9 @@ export class EtcdTarget implements Target {
     const s = await session.stream('POST', '/v3/watch', JSON.stringify({ create_request: prefixRange(this.prefix(ns)) }), counter.onData);
     if (s.status !== 200) throw new Error(`etcd watch: status ${s.status}`);
     counter.attach(s.close);
-    await counter.firstLine; // the watch is registered once etcd says "created"
+    // The watch is registered once etcd says "created".
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('etcd watch: no "created" within 10 s')), 10_000).unref());
+    await Promise.race([counter.firstLine, timeout]);
     return counter;
   }
 

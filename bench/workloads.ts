@@ -102,7 +102,7 @@ async function timeList(target: Target, ns: string, count: number, limit?: numbe
 }
 
 export async function runCrud(target: Target, ns: string, o: BenchOptions): Promise<CrudResult> {
-  await target.prepare(ns);
+  await target.prepare(ns, o.count);
   const watcher = await target.watch(ns);
   const interference = startInterferenceMeter(target.pid);
   const cpu0 = cpuMs(target.pid);
@@ -135,7 +135,7 @@ export async function runCrud(target: Target, ns: string, o: BenchOptions): Prom
 }
 
 export async function runFanout(target: Target, ns: string, o: BenchOptions): Promise<FanoutResult> {
-  await target.prepare(ns);
+  await target.prepare(ns, o.count);
   const watchers: WatchCounter[] = [];
   try {
     // Each watcher on its own connection, as 100 separate clients would be.

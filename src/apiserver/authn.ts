@@ -8,6 +8,14 @@ export interface TokenAuthenticator {
   authenticateToken(token: string): UserInfo | undefined;
 }
 
+const certUsers = new WeakMap<object, UserInfo | undefined>();
+
+/** The object that lives as long as the client's TLS connection (HTTP/2 session or HTTP/1.1 socket). */
+function sessionOf(req: Req): object | undefined {
+  const stream = (req as { stream?: { session?: object } }).stream;
+  return stream?.session ?? (req.socket as object | undefined);
+}
+
 export class Authenticator {
   private tokens: TokenAuthenticator[] = [];
 
@@ -33,6 +41,15 @@ export class Authenticator {
     const auth = req.headers.authorization;
     if (typeof auth === 'string' && auth.startsWith('Bearer ')) return this.authenticateBearer(auth.slice(7).trim());
     const socket = req.socket as TLSSocket;
+    // A connection's certificate never changes: decode it once per TLS session, not per request.
+    const session = sessionOf(req);
+    if (session && certUsers.has(session)) return certUsers.get(session);
+    const user = this.certificateUser(socket);
+    if (session) certUsers.set(session, user);
+    return user;
+  }
+
+  private certificateUser(socket: TLSSocket): UserInfo | undefined {
     if (socket && typeof socket.getPeerCertificate === 'function' && socket.authorized) {
       const cert = socket.getPeerCertificate();
       const subject = cert?.subject as unknown as Record<string, string | string[]> | undefined;

@@ -38,6 +38,7 @@ export const CLUSTER_INFO_PATH = '/api/v1/namespaces/kube-public/configmaps/clus
 const ANONYMOUS: UserInfo = { name: 'system:anonymous', groups: ['system:unauthenticated'] };
 const DEFAULT_WATCH_TIMEOUT_S = 1800;
 const BOOKMARK_INTERVAL_MS = 15_000;
+const MAX_PENDING_WATCH_EVENTS = 100_000;
 
 /** A read-only resource whose objects are computed on request (metrics.k8s.io). */
 export interface ComputedResource {
@@ -257,9 +258,25 @@ export class ApiHandler {
     };
     const queue: string[] = [];
     let closed = false;
+    let blocked = false;
+    // Set once the stream is open; a watcher dropped before that just never starts.
+    let stop = () => {
+      closed = true;
+    };
+    // Back-pressure: a watcher that reads slowly makes its events wait here (bounded below),
+    // not in unbounded socket buffers.
     const flush = () => {
-      if (closed) return;
-      while (queue.length) (res as ServerResponse).write(queue.shift()!);
+      if (closed || blocked) return;
+      while (queue.length) {
+        if (!(res as ServerResponse).write(queue.shift()!)) {
+          blocked = true;
+          res.once('drain', () => {
+            blocked = false;
+            flush();
+          });
+          return;
+        }
+      }
     };
     let initialDone = false;
     const handle = await this.deps.resources.watch(
@@ -270,6 +287,12 @@ export class ApiHandler {
         const r = Number(ev.object.metadata.resourceVersion);
         if (r > lastRevision) lastRevision = r;
         queue.push(encode(ev.type, ev.object));
+        if (queue.length > MAX_PENDING_WATCH_EVENTS) {
+          // A watcher this far behind is dropped, as upstream's watch cache drops slow watchers;
+          // informers re-list and resume.
+          stop();
+          return;
+        }
         if (initialDone) flush();
       },
       (revision) => {
@@ -288,7 +311,8 @@ export class ApiHandler {
     flush();
     if (initialEventsEnd && bookmarks) bookmark({ 'k8s.io/initial-events-end': 'true' });
     const ticker = bookmarks ? setInterval(() => bookmark(), BOOKMARK_INTERVAL_MS) : undefined;
-    const stop = () => {
+    const wasClosed = closed;
+    stop = () => {
       if (closed) return;
       closed = true;
       handle.stop();
@@ -299,6 +323,11 @@ export class ApiHandler {
     const timer = setTimeout(stop, timeoutS * 1000);
     res.on('close', stop);
     req.on('close', stop);
+    if (wasClosed) {
+      // Dropped while the initial events were still being queued.
+      closed = false;
+      stop();
+    }
   }
 
   private fail(res: Res, e: unknown) {

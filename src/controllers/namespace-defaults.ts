@@ -25,8 +25,9 @@ export class NamespaceDefaultsController {
     private log: (s: string) => void = () => {},
   ) {
     this.namespaces = new Informer(client, R.namespaces);
-    this.accounts = new Informer(client, R.serviceaccounts);
-    this.configMaps = new Informer(client, R.configmaps);
+    this.accounts = new Informer(client, R.serviceaccounts, { fieldSelector: 'metadata.name=default' });
+    // Only the root CA ConfigMaps matter here: do not cache every ConfigMap in the cluster.
+    this.configMaps = new Informer(client, R.configmaps, { fieldSelector: `metadata.name=${ROOT_CA_CONFIGMAP}` });
     this.queue = new WorkQueue((ns) => this.sync(ns), 2, 100, 10_000, (k, e) => this.log(`namespace defaults ${k}: ${(e as Error).message}`));
     this.namespaces.on({ onAdd: (o) => this.queue.add(o.metadata.name!), onUpdate: (o) => this.queue.add(o.metadata.name!) });
     const byNamespace = (o: KObject) => this.queue.add(o.metadata.namespace!);
