@@ -26,6 +26,9 @@ const { values: args } = parseArgs({
     watchers: { type: 'string', default: '100' },
     'no-etcd': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    // Only the API/store figures (issue 2), or fewer repetitions of the pod figures.
+    'api-only': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
   },
 });
 function positive(name: string, text: string | undefined): number {
@@ -238,8 +241,30 @@ async function main(): Promise<void> {
   console.log('\n' + report.render());
 }
 
+/**
+ * The other areas' benchmarks, each its own process with its own anchors: pods/scheduler/kubelet
+ * (issue 3), and the data plane — service proxy and ingress against direct, nginx and haproxy.
+ */
+function runAreaBenchmarks(): void {
+  const benches: [string, string[]][] = [
+    ['pods.js', args['quick'] ? ['--skip-big', '--runs', '1'] : ['--skip-big']],
+    ['proxy.js', []],
+    ['ingress.js', []],
+  ];
+  for (const [file, extra] of benches) {
+    progress(`${file.replace('.js', '')} benchmarks`);
+    try {
+      execFileSync(process.execPath, [new URL(`./${file}`, import.meta.url).pathname, ...extra], { stdio: 'inherit', timeout: 15 * 60_000 });
+    } catch (e) {
+      console.log(`${file} FAILED: ${(e as Error).message}`);
+      process.exitCode = 1;
+    }
+  }
+}
+
 try {
   await main();
+  if (!args['api-only']) runAreaBenchmarks();
 } catch (e) {
   console.error(`bench FAILED: ${(e as Error).stack ?? e}`);
   process.exitCode = 1;
