@@ -3,7 +3,7 @@
 // X-Forwarded-* headers), same concurrency and duration, all on loopback. Prints requests/s and
 // p50/p99 latency, each as a ratio to direct, and the ingress/nginx throughput ratio (target ≥ 0.5).
 //   node dist/bench/ingress.js [--duration 5] [--connections 64] [--threads 1] [--runs 1]
-// Skips cleanly (exit 0) when wrk is not installed; the nginx row is skipped without nginx.
+// Skips cleanly (exit 0) when wrk is not installed; the nginx and haproxy rows are skipped without them.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -124,6 +124,39 @@ http {
   return port;
 }
 
+async function startHaproxy(haproxy: string, backendPort: number): Promise<number> {
+  const port = await freePort(NGINX_IP);
+  // The same reverse proxy as nginx's: HTTP mode, keep-alive both ways, X-Forwarded-For.
+  const conf = `
+global
+  maxconn 8192
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  option forwardfor
+frontend fe
+  bind ${NGINX_IP}:${port}
+  default_backend be
+backend be
+  http-reuse always
+  server s1 ${BACKEND_IP}:${backendPort}
+`;
+  writeFileSync(join(tmp, 'haproxy.cfg'), conf);
+  const c = spawn(haproxy, ['-db', '-f', join(tmp, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  c.stderr?.on('data', (d) => (err += d));
+  children.add(c);
+  try {
+    await waitPort(NGINX_IP, port);
+  } catch (e) {
+    throw new Error(`haproxy did not start: ${err}`);
+  }
+  return port;
+}
+
 /** Reference point: a plain node:http reverse proxy (keep-alive agent), the issue's "about 0.22 of direct". */
 async function startNodeProxy(backendPort: number): Promise<number> {
   const port = await freePort(NGINX_IP);
@@ -208,6 +241,8 @@ async function main(): Promise<void> {
     await sleep(20);
   }
   const nginxPort = nginxBin ? await startNginx(nginxBin, backendPort) : undefined;
+  const haproxyBin = which('haproxy');
+  const haproxyPort = haproxyBin ? await startHaproxy(haproxyBin, backendPort) : undefined;
 
   const rows: [string, string, WrkResult][] = [];
   const targets: [string, string][] = [
@@ -215,6 +250,7 @@ async function main(): Promise<void> {
     ['skiff ingress', `http://${INGRESS_IP}:${httpPort}/`],
   ];
   if (nginxPort) targets.push(['nginx', `http://${NGINX_IP}:${nginxPort}/`]);
+  if (haproxyPort) targets.push(['haproxy', `http://${NGINX_IP}:${haproxyPort}/`]);
   const nodePort = await startNodeProxy(backendPort);
   targets.push(['node:http proxy', `http://${NGINX_IP}:${nodePort}/`]);
   const results = new Map<string, WrkResult[]>();
@@ -238,6 +274,9 @@ async function main(): Promise<void> {
   const ngx = rows.find((r) => r[0] === 'nginx')?.[2];
   if (ngx) console.log(`skiff ingress / nginx throughput: ${(ing.rps / ngx.rps).toFixed(2)} (target ≥ 0.50)`);
   else console.log('nginx not installed: the nginx comparison was skipped');
+  const hap = rows.find((r) => r[0] === 'haproxy')?.[2];
+  if (hap) console.log(`skiff ingress / haproxy throughput: ${(ing.rps / hap.rps).toFixed(2)}`);
+  else console.log('haproxy not installed: the haproxy comparison was skipped');
   ctl.stop();
   await api.close();
 }
