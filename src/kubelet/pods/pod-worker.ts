@@ -81,6 +81,8 @@ export class PodWorker {
   /** Removed from the API (DELETED): tear down without further API calls. */
   private gone = false;
   private finishedFlag = false;
+  /** When this kubelet first saw the pod being deleted (see MIN_TERMINATION_MS). */
+  private deletionSeenAt?: number;
   private halted = false;
   private busy?: Promise<void>;
   private again = false;
@@ -226,6 +228,7 @@ export class PodWorker {
       return;
     }
     if (this.pod.metadata.deletionTimestamp) {
+      this.deletionSeenAt ??= Date.now();
       await this.teardown(this.deletionGrace(), true);
       return;
     }
@@ -747,8 +750,8 @@ export class PodWorker {
       // kubectl delete reads the pod once more and only then starts watching for its DELETED
       // event; a pod gone (and recreated under the same name by a StatefulSet) inside that gap
       // leaves kubectl waiting forever. Real kubelets never finish that fast; neither do we.
-      const since = Date.parse(this.pod.metadata.deletionTimestamp ?? '') - (this.pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
-      const wait = MIN_TERMINATION_MS - (Date.now() - (Number.isFinite(since) ? since : Date.now()));
+      // Measured from when this kubelet saw the request: the API's timestamps have whole seconds.
+      const wait = MIN_TERMINATION_MS - (Date.now() - (this.deletionSeenAt ?? Date.now()));
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       try {
         await this.ctx.client.delete(R.pods, this.ns, this.pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: this.uid } });
