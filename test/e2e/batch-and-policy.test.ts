@@ -3,7 +3,7 @@
 // with the real kubectl against a 3-worker kind-style cluster.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TestCluster, eventually } from './harness.js';
 
@@ -239,6 +239,18 @@ spec:
     const cart = await json(['get', 'pod', 'cart']);
     assert.deepEqual(cart.spec.containers[0].env, [{ name: 'CART_DB', value: 'mongodb://cart-db:27017' }]);
     assert.equal((await json(['get', 'pod', 'other'])).spec.containers[0].env, undefined);
+  });
+
+  it('never writes Secret values to the cluster log', async () => {
+    const value = `s3cr3t-${process.pid}-${Date.now()}`;
+    await c.k(['create', 'secret', 'generic', 'hush', `--from-literal=password=${value}`]);
+    await c.k(['run', 'uses-secret', '--image=busybox', '--overrides', JSON.stringify({ spec: { containers: [{ name: 'uses-secret', image: 'busybox', command: ['sleep', '3600'], env: [{ name: 'P', valueFrom: { secretKeyRef: { name: 'hush', key: 'password' } } }] }] } })]);
+    await c.k(['wait', '--for=condition=Ready', 'pod/uses-secret', '--timeout=60s']);
+    // Bad input that makes the server log (a malformed update of the Secret) must not leak it either.
+    await c.kubectl(['patch', 'secret', 'hush', '--type', 'json', '-p', '[{"op":"test","path":"/data/password","value":"x"}]']);
+    const log = readFileSync(path.join(c.env.SKIFF_HOME!, 'clusters', 'policy', 'logs', 'controlplane.log'), 'utf8');
+    assert.ok(log.length > 0);
+    assert.ok(!log.includes(value) && !log.includes(Buffer.from(value).toString('base64')), 'the secret value is not in the log');
   });
 
   it('lets a ServiceAccount bound to a Role list pods and forbids it secrets', async () => {
