@@ -4,45 +4,20 @@
 // p50/p99 latency, each as a ratio to direct, and the ingress/nginx throughput ratio (target ≥ 0.5).
 //   node dist/bench/ingress.js [--duration 5] [--connections 64] [--threads 1] [--runs 1]
 // Skips cleanly (exit 0) when wrk is not installed; the nginx and haproxy rows are skipped without them.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { R } from '../src/client/client.js';
 import type { KObject } from '../src/machinery/object.js';
 import { IngressController, INGRESSES } from '../src/ingress/index.js';
 import { startTestApi } from '../test/support/in-memory-api.js';
 import { sleep } from './stats.js';
+import { best, CONNS, DURATION, freePort, RUNS, startBackend, THREADS, waitPort, which, wrk, type WrkResult } from './loadgen.js';
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '64' },
-    threads: { type: 'string', default: '1' },
-    runs: { type: 'string', default: '1' },
-  },
-});
-const DURATION = Math.min(60, Math.max(1, Number(args.duration)));
-const CONNS = Math.min(1024, Math.max(1, Number(args.connections)));
-const THREADS = Math.min(16, Math.max(1, Number(args.threads)));
-const RUNS = Math.min(10, Math.max(1, Number(args.runs)));
 const BACKEND_IP = '127.10.9.2';
 const INGRESS_IP = '127.10.9.1';
 const NGINX_IP = '127.10.9.3';
-
-function which(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    try {
-      execFileSync('test', ['-x', join(dir, cmd)]);
-      return join(dir, cmd);
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
 
 const children = new Set<ChildProcess>();
 const tmp = mkdtempSync(join(os.tmpdir(), 'skiff-ingress-bench-'));
@@ -52,35 +27,6 @@ function cleanup(): void {
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanup(), process.exit(130)));
 
-async function freePort(ip: string): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, ip, r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitPort(ip: string, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: ip, port }, () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on ${ip}:${port}`);
-}
-
-/** The backend: a separate Node process answering a small fixed body (as a typical pod would). */
-async function startBackend(): Promise<number> {
-  const port = await freePort(BACKEND_IP);
-  const code = `require('http').createServer((q,s)=>{s.writeHead(200,{'content-type':'text/plain','content-length':13});s.end('hello, world\\n')}).listen(${port},'${BACKEND_IP}')`;
-  const c = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
-  children.add(c);
-  await waitPort(BACKEND_IP, port);
-  return port;
-}
 
 async function startNginx(nginx: string, backendPort: number): Promise<number> {
   const port = await freePort(NGINX_IP);
@@ -170,44 +116,6 @@ r.on('error',()=>{s.statusCode=502;s.end()});q.pipe(r)}).listen(${port},'${NGINX
   return port;
 }
 
-interface WrkResult {
-  rps: number;
-  p50: number; // ms
-  p99: number; // ms
-  errors: string;
-}
-
-function parseLatency(v: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
-function wrk(bin: string, url: string, host: string): Promise<WrkResult> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(bin, ['-t', String(THREADS), '-c', String(CONNS), '-d', `${DURATION}s`, '--latency', '-H', `Host: ${host}`, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(c);
-    let out = '';
-    c.stdout!.on('data', (d) => (out += d));
-    c.stderr!.on('data', (d) => (out += d));
-    const killer = setTimeout(() => c.kill('SIGKILL'), (DURATION + 30) * 1000);
-    c.on('exit', (code) => {
-      clearTimeout(killer);
-      children.delete(c);
-      if (code !== 0) return reject(new Error(`wrk exited ${code}: ${out}`));
-      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-      const p50 = parseLatency(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-      const p99 = parseLatency(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-      const errors = [/Non-2xx or 3xx responses: \d+/.exec(out)?.[0], /Socket errors: .*/.exec(out)?.[0]].filter(Boolean).join('; ');
-      resolve({ rps, p50, p99, errors });
-    });
-  });
-}
-
-function best(rs: WrkResult[]): WrkResult {
-  return rs.reduce((a, b) => (b.rps > a.rps ? b : a));
-}
 
 async function main(): Promise<void> {
   const wrkBin = which('wrk');
@@ -216,7 +124,7 @@ async function main(): Promise<void> {
     return;
   }
   const nginxBin = which('nginx');
-  const backendPort = await startBackend();
+  const backendPort = await startBackend(BACKEND_IP, children);
   const api = await startTestApi();
   const client = api.client('ingress-bench');
   await client.create({ group: 'networking.k8s.io', version: 'v1', resource: 'ingressclasses' }, undefined, {
@@ -256,10 +164,10 @@ async function main(): Promise<void> {
   const results = new Map<string, WrkResult[]>();
   process.stderr.write(`ingress bench: load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} before the runs\n`);
   // Warm up (JIT, pools), then RUNS interleaved rounds; the best round of each counts.
-  for (const [, url] of targets) await wrk(wrkBin, url, 'bench.local').catch(() => undefined);
+  for (const [, url] of targets) await wrk(wrkBin, url, children, 'bench.local').catch(() => undefined);
   for (let r = 0; r < RUNS; r++)
     for (const [name, url] of targets) {
-      const res = await wrk(wrkBin, url, 'bench.local');
+      const res = await wrk(wrkBin, url, children, 'bench.local');
       results.set(name, [...(results.get(name) ?? []), res]);
     }
   for (const [name, url] of targets) rows.push([name, url, best(results.get(name)!)]);

@@ -8,44 +8,18 @@
 // One ServiceProxy serves both proxied rows: `web` (rr, programmed into nftables) and `web-relay`
 // (annotated skiff.dev/lb-algorithm: lc, which the kernel mode leaves to the userspace relay) —
 // so the rows can be interleaved. Without nft the proxy runs in userspace mode and serves both.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { R } from '../src/client/client.js';
 import type { KObject } from '../src/machinery/object.js';
 import { ServiceProxy } from '../src/proxy/service-proxy.js';
 import { nftUsable } from '../src/proxy/nftables.js';
 import { startTestApi } from '../test/support/in-memory-api.js';
 import { sleep } from './stats.js';
+import { best, CONNS, DURATION, RUNS, startBackend, THREADS, which, wrk, type WrkResult } from './loadgen.js';
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '64' },
-    threads: { type: 'string', default: '1' },
-    runs: { type: 'string', default: '1' },
-  },
-});
-const DURATION = Math.min(60, Math.max(1, Number(args.duration)));
-const CONNS = Math.min(1024, Math.max(1, Number(args.connections)));
-const THREADS = Math.min(16, Math.max(1, Number(args.threads)));
-const RUNS = Math.min(10, Math.max(1, Number(args.runs)));
 const BACKEND_IP = '127.10.8.2';
 const NODE_IP = '127.10.8.1';
-
-function which(cmd: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    try {
-      execFileSync('test', ['-x', join(dir, cmd)]);
-      return join(dir, cmd);
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
 
 const children = new Set<ChildProcess>();
 let proxy: ServiceProxy | undefined;
@@ -58,74 +32,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
     void (proxy?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   });
 
-async function freePort(ip: string): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, ip, r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
-async function waitPort(ip: string, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: ip, port }, () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on ${ip}:${port}`);
-}
-
-/** The backend pod: a separate Node process answering a small fixed body. */
-async function startBackend(): Promise<number> {
-  const port = await freePort(BACKEND_IP);
-  const code = `require('http').createServer((q,s)=>{s.writeHead(200,{'content-type':'text/plain','content-length':13});s.end('hello, world\\n')}).listen(${port},'${BACKEND_IP}')`;
-  const c = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
-  children.add(c);
-  await waitPort(BACKEND_IP, port);
-  return port;
-}
-
-interface WrkResult {
-  rps: number;
-  p50: number; // ms
-  p99: number; // ms
-  errors: string;
-}
-
-function parseLatency(v: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
-function wrk(bin: string, url: string): Promise<WrkResult> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(bin, ['-t', String(THREADS), '-c', String(CONNS), '-d', `${DURATION}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(c);
-    let out = '';
-    c.stdout!.on('data', (d) => (out += d));
-    c.stderr!.on('data', (d) => (out += d));
-    const killer = setTimeout(() => c.kill('SIGKILL'), (DURATION + 30) * 1000);
-    c.on('exit', (code) => {
-      clearTimeout(killer);
-      children.delete(c);
-      if (code !== 0) return reject(new Error(`wrk exited ${code}: ${out}`));
-      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-      const p50 = parseLatency(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-      const p99 = parseLatency(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-      const errors = [/Non-2xx or 3xx responses: \d+/.exec(out)?.[0], /Socket errors: .*/.exec(out)?.[0]].filter(Boolean).join('; ');
-      resolve({ rps, p50, p99, errors });
-    });
-  });
-}
-
-function best(rs: WrkResult[]): WrkResult {
-  return rs.reduce((a, b) => (b.rps > a.rps ? b : a));
-}
 
 function svc(name: string, port: number, annotations?: Record<string, string>): KObject {
   return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default', ...(annotations ? { annotations } : {}) }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: port }] } } as KObject;
@@ -149,7 +56,7 @@ async function main(): Promise<void> {
     return;
   }
   const kernel = nftUsable();
-  const backendPort = await startBackend();
+  const backendPort = await startBackend(BACKEND_IP, children);
   const api = await startTestApi();
   const client = api.client('proxy-bench');
   for (const [name, ann] of [
@@ -170,10 +77,10 @@ async function main(): Promise<void> {
     else console.log('proxy bench: not root or nft unusable: the kernel row is skipped');
     targets.push(['proxy (userspace)', `http://${await vip('web-relay')}/`]);
     process.stderr.write(`proxy bench: load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} before the runs\n`);
-    for (const [, url] of targets) await wrk(wrkBin, url).catch(() => undefined); // warm-up
+    for (const [, url] of targets) await wrk(wrkBin, url, children).catch(() => undefined); // warm-up
     const results = new Map<string, WrkResult[]>();
     for (let r = 0; r < RUNS; r++)
-      for (const [name, url] of targets) results.set(name, [...(results.get(name) ?? []), await wrk(wrkBin, url)]);
+      for (const [name, url] of targets) results.set(name, [...(results.get(name) ?? []), await wrk(wrkBin, url, children)]);
     const direct = best(results.get('direct')!);
     console.log(`proxy bench: wrk -t${THREADS} -c${CONNS} -d${DURATION}s, ${RUNS} run(s), ${os.cpus().length} CPUs, backend: one node:http process`);
     console.log('target               req/s   ×direct   p50 ms  ×direct  +p50 ms   p99 ms  ×direct   errors');
