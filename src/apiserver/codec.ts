@@ -11,23 +11,52 @@ export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 /** Deeper documents are rejected before anything recursive touches them. */
 const MAX_DEPTH = 200;
 
-export async function readBody(req: Readable & { headers: IncomingHttpHeaders }, limit = MAX_BODY_BYTES): Promise<Buffer> {
+export function readBody(req: Readable & { headers: IncomingHttpHeaders }, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw errors.tooLarge();
+    return Promise.reject(errors.tooLarge());
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      throw errors.tooLarge();
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  // Plain listeners rather than `for await`: most bodies are one chunk, and the async iterator
+  // costs more than the parse.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.resume();
+        reject(errors.tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    // A client that goes away mid-body: nothing will come, and nobody is left to answer.
+    const onClose = () => {
+      cleanup();
+      reject(errors.badRequest('the client closed the connection before sending the whole body'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 export function mediaType(contentType: string | undefined): string {
@@ -44,15 +73,34 @@ function checkDepth(v: unknown): void {
   }
 }
 
+/**
+ * The deepest nesting of arrays and objects in JSON text, counted on the bytes (strings skipped),
+ * so that a hostile body is refused before the parser or any recursive walk sees it.
+ */
+function jsonNestingExceeds(buf: Buffer, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 export function parseJson(buf: Buffer): unknown {
-  let v: unknown;
+  // The root is level 0, as checkDepth counts.
+  if (jsonNestingExceeds(buf, MAX_DEPTH + 1)) throw errors.badRequest(`the request body is nested more than ${MAX_DEPTH} levels deep`);
   try {
-    v = JSON.parse(buf.toString('utf8'));
+    return JSON.parse(buf.toString('utf8'));
   } catch (e) {
     throw errors.badRequest(`error decoding JSON body: ${(e as Error).message}`);
   }
-  checkDepth(v);
-  return v;
 }
 
 export function parseYaml(buf: Buffer): unknown {

@@ -7,10 +7,11 @@ import type { KindSpec } from '../api/types.js';
 import { errors, StatusError, type Status } from '../machinery/errors.js';
 import type { KObject } from '../machinery/object.js';
 import { isPlainObject } from '../machinery/object.js';
+import { jsonText, sharedJsonText } from '../machinery/json-text.js';
 import { decodeObjectBody, decodePatchBody, mediaType, negotiate, readBody, type ResponseFormat } from './codec.js';
 import type { FieldValidation, RequestContext, UserInfo } from './context.js';
 import type { Discovery } from './discovery.js';
-import { requestInfo, type RequestInfo } from './request-info.js';
+import { requestInfo, splitTarget, type RequestInfo } from './request-info.js';
 import type { DeleteOptions, Resources } from './resources.js';
 import { toTable, tableRow, columnDefinitions, type IncludeObject } from './table.js';
 import type { OpenApiServer } from './openapi.js';
@@ -70,15 +71,15 @@ export class ApiHandler {
   };
 
   private async serve(req: Req, res: Res): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://skiff.invalid');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const { pathname, query } = splitTarget(req.url ?? '/');
+    const path = pathname.replace(/\/+$/, '') || '/';
     if (UNAUTHENTICATED_PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD')) return this.serveHealth(path, res);
     // kube-public/cluster-info is readable anonymously, as kubeadm's RBAC makes it: a joining node
     // checks the CA in it against the hash it was given before trusting the server.
     const anonymousOk = req.method === 'GET' && path === CLUSTER_INFO_PATH;
     let user = this.deps.authn.authenticate(req) ?? (anonymousOk ? ANONYMOUS : undefined);
     if (!user) throw errors.unauthorized();
-    const info = requestInfo(req.method ?? 'GET', path, url.searchParams);
+    const info = requestInfo(req.method ?? 'GET', path, query);
     if (this.authz) {
       user = impersonatedUser(req.headers, user, this.authz);
       requireAllowed(this.authz, user, attributesFor(info));
@@ -88,11 +89,11 @@ export class ApiHandler {
       const d = this.deps.discovery.root(path === '/api' ? 'api' : 'apis', header(req, 'accept'), this.deps.serverAddress);
       return send(res, 200, d.body, d.contentType);
     }
-    if (path.startsWith('/openapi/')) return this.deps.openapi.serve(path, url.searchParams, req, res);
+    if (path.startsWith('/openapi/')) return this.deps.openapi.serve(path, query, req, res);
     if (/^\/healthz|^\/livez|^\/readyz/.test(path)) return this.serveHealth(path, res);
 
     if (!info.isResourceRequest) return this.serveGroupDiscovery(path, info, res);
-    return this.serveResource(req, res, info, url.searchParams, user);
+    return this.serveResource(req, res, info, query, user);
   }
 
   private serveHealth(path: string, res: Res) {
@@ -183,6 +184,7 @@ export class ApiHandler {
         if (list.continue) metadata.continue = list.continue;
         if (list.remainingItemCount !== undefined) metadata.remainingItemCount = list.remainingItemCount;
         const body = { kind: spec.listKind ?? `${spec.kind}List`, apiVersion: apiVersion(spec), metadata, items: list.items };
+        if (format.kind === 'json') return send(res, 200, listJson(body), 'application/json', ctx.warnings);
         return sendFormatted(res, 200, body, format, ctx.warnings);
       }
       case 'watch':
@@ -225,9 +227,8 @@ export class ApiHandler {
   /** Single-object responses: JSON/YAML, or a one-row Table when asked. */
   private respond(req: Req, res: Res, spec: KindSpec, obj: KObject, ctx: RequestContext, code = 200) {
     const format = negotiate(header(req, 'accept'), true);
-    const url = new URL(req.url ?? '/', 'https://skiff.invalid');
     if (format.kind === 'table' && obj.kind === spec.kind)
-      return sendFormatted(res, code, toTable(spec, [obj], { resourceVersion: obj.metadata.resourceVersion }, includeOf(url.searchParams), format.version), format, ctx.warnings);
+      return sendFormatted(res, code, toTable(spec, [obj], { resourceVersion: obj.metadata.resourceVersion }, includeOf(splitTarget(req.url ?? '/').query), format.version), format, ctx.warnings);
     return sendFormatted(res, code, obj, format.kind === 'table' ? { kind: 'json' } : format, ctx.warnings);
   }
 
@@ -254,7 +255,8 @@ export class ApiHandler {
         };
         first = false;
       }
-      return `{"type":"${type}","object":${serializeShared(object)}}\n`;
+      // One JSON text per stored object version, shared by every watcher that receives it.
+      return `{"type":"${type}","object":${sharedJsonText(object)}}\n`;
     };
     const queue: string[] = [];
     let closed = false;
@@ -300,6 +302,9 @@ export class ApiHandler {
       },
     );
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+    // HTTP/1.1 holds headers back until the first body write: a watch with nothing to report yet
+    // must still answer at once, as upstream does.
+    (res as ServerResponse).flushHeaders();
     const bookmark = (extra?: Record<string, string>) => {
       if (!lastRevision) lastRevision = this.deps.resources.store.currentRevision();
       const metadata: Record<string, unknown> = { resourceVersion: String(lastRevision) };
@@ -346,19 +351,6 @@ export class ApiHandler {
   }
 }
 
-// One JSON text per stored object version, reused by every watcher that receives it.
-const serialized = new WeakMap<object, string>();
-
-function serializeShared(obj: unknown): string {
-  if (typeof obj !== 'object' || obj === null) return JSON.stringify(obj);
-  let text = serialized.get(obj);
-  if (text === undefined) {
-    text = JSON.stringify(obj);
-    serialized.set(obj, text);
-  }
-  return text;
-}
-
 function header(req: Req, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(',') : v;
@@ -377,7 +369,12 @@ export function send(res: Res, code: number, body: string | Buffer, contentType:
 
 function sendFormatted(res: Res, code: number, body: unknown, format: ResponseFormat, warnings: string[]) {
   if (format.kind === 'yaml') return send(res, code, yaml().stringify(body), 'application/yaml', warnings);
-  return send(res, code, JSON.stringify(body), 'application/json', warnings);
+  return send(res, code, jsonText(body), 'application/json', warnings);
+}
+
+/** A list's JSON, its items from their remembered texts: what JSON.stringify(list) would give. */
+function listJson(list: { kind: string; apiVersion: string; metadata: Record<string, unknown>; items: unknown[] }): string {
+  return `{"kind":${JSON.stringify(list.kind)},"apiVersion":${JSON.stringify(list.apiVersion)},"metadata":${JSON.stringify(list.metadata)},"items":[${list.items.map(jsonText).join(',')}]}`;
 }
 
 function includeOf(q: URLSearchParams): IncludeObject {

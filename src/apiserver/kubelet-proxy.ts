@@ -10,7 +10,7 @@ import { errors, StatusError } from '../machinery/errors.js';
 import { isPlainObject, type KObject } from '../machinery/object.js';
 import type { Authenticator } from './authn.js';
 import type { Req, Res } from './handler.js';
-import { requestInfo } from './request-info.js';
+import { requestInfo, splitTarget } from './request-info.js';
 import { attributesFor, requireAllowed, type Authorizer } from '../auth/rbac.js';
 import { impersonatedUser } from '../auth/impersonation.js';
 import type { Resources } from './resources.js';
@@ -71,8 +71,7 @@ export class KubeletProxy {
   register(h: SubresourceHandlers): void {
     h.register('', 'pods', 'log', async (req, res, _spec, ns, info) => {
       if (req.method !== 'GET') throw errors.methodNotAllowed();
-      const url = new URL(req.url ?? '/', 'https://skiff.invalid');
-      const t = await this.target(ns!, info.name!, 'containerLogs', url.searchParams);
+      const t = await this.target(ns!, info.name!, 'containerLogs', splitTarget(req.url ?? '/').query);
       await this.relayGet(t, req, res);
       return {};
     });
@@ -130,8 +129,8 @@ export class KubeletProxy {
     socket.on('error', () => socket.destroy());
     let user = this.authn.authenticate(req);
     if (!user) throw errors.unauthorized();
-    const url = new URL(req.url ?? '/', 'https://skiff.invalid');
-    const info = requestInfo(req.method ?? 'GET', url.pathname, url.searchParams);
+    const { pathname, query } = splitTarget(req.url ?? '/');
+    const info = requestInfo(req.method ?? 'GET', pathname, query);
     if (this.authz) {
       user = impersonatedUser(req.headers, user, this.authz);
       // Upstream (1.30+) requires `create` on the subresource whether kubectl upgrades with GET or POST.
@@ -140,7 +139,7 @@ export class KubeletProxy {
     const kind = info.subresource ? STREAM_SUBRESOURCES[info.subresource] : undefined;
     if (!info.isResourceRequest || info.group !== '' || info.resource !== 'pods' || !kind || !info.namespace || !info.name)
       throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
-    const t = await this.target(info.namespace, info.name, kind, url.searchParams);
+    const t = await this.target(info.namespace, info.name, kind, query);
     const upstream = tls.connect({ host: t.host, port: t.port, cert: this.creds.cert, key: this.creds.key, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
     await new Promise<void>((resolve, reject) => {
       upstream.once('secureConnect', resolve);

@@ -1,6 +1,8 @@
 // Turns a URL path into what it addresses, the way kube-apiserver's RequestInfoFactory does:
 //   /api/v1/namespaces/default/pods/web/status  →  core/v1 pods "web" in "default", subresource status
 //   /apis/apps/v1/watch/deployments             →  watch of apps/v1 deployments, all namespaces
+import { errors } from '../machinery/errors.js';
+
 export interface RequestInfo {
   isResourceRequest: boolean;
   path: string;
@@ -17,6 +19,34 @@ export interface RequestInfo {
 
 // `/namespaces/{name}/status` and `/finalize` are subresources of the namespace itself.
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+
+// Paths that need no normalisation: only characters URL parsing keeps as they are (RFC 3986
+// pchar without escapes), and no dot segments.
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~:@!$&'()*+,;=/]*$/;
+const DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
+// A query of visible ASCII reads the same either way (URL would only escape what the parameter
+// parser unescapes again); whitespace, controls, non-ASCII and fragments take the URL route.
+const PLAIN_QUERY = /^[\x21-\x22\x24-\x7e]*$/;
+
+/**
+ * The path and query of a request target. Plain paths (every request kubectl makes) are split
+ * directly; anything else goes through WHATWG URL parsing, which escapes and resolves it. An
+ * origin-form target is always a path (`//x/y` names no host, as in Go's request parsing).
+ */
+export function splitTarget(target: string): { pathname: string; query: URLSearchParams } {
+  const q = target.indexOf('?');
+  const raw = q < 0 ? target : target.slice(0, q);
+  const search = q < 0 ? '' : target.slice(q + 1);
+  // URLSearchParams drops one leading '?': add it, so a query that starts with '?' keeps it.
+  if (PLAIN_PATH.test(raw) && !DOT_SEGMENT.test(raw) && PLAIN_QUERY.test(search)) return { pathname: raw, query: new URLSearchParams(`?${search}`) };
+  let url: URL;
+  try {
+    url = target.startsWith('/') ? new URL(`https://skiff.invalid${target}`) : new URL(target, 'https://skiff.invalid');
+  } catch {
+    throw errors.badRequest(`invalid request target ${JSON.stringify(target.slice(0, 200))}`);
+  }
+  return { pathname: url.pathname, query: url.searchParams };
+}
 
 export function requestInfo(method: string, pathname: string, query: URLSearchParams): RequestInfo {
   const parts = pathname.split('/').filter((p) => p !== '');
@@ -39,7 +69,8 @@ export function requestInfo(method: string, pathname: string, query: URLSearchPa
     watchPath = true;
     cur = cur.slice(1);
   }
-  const info: RequestInfo = { ...base, isResourceRequest: true };
+  // Spelled out: V8 takes a slow path for `{ ...base, isResourceRequest: true }` here (~10 µs).
+  const info: RequestInfo = { isResourceRequest: true, path: base.path, verb: base.verb, group: base.group, version: base.version, rest: [] };
   if (cur[0] === 'namespaces' && cur.length > 1) {
     info.namespace = cur[1];
     if (cur.length > 2 && !NAMESPACE_SUBRESOURCES.has(cur[2])) cur = cur.slice(2);

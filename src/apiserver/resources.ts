@@ -7,9 +7,11 @@ import type { KindSpec } from '../api/types.js';
 import type { Registry } from '../api/registry.js';
 import { errors, StatusError, StoreError, type GroupResource } from '../machinery/errors.js';
 import { deepCopy, isPlainObject, jsonEqual, apiVersionOf, type KObject } from '../machinery/object.js';
+import { forgetJsonText } from '../machinery/json-text.js';
 import type { Store, WatchEvent, WatchHandle } from '../storage/store.js';
 import type { RequestContext } from './context.js';
 import { listPrefix, objectKey } from './keys.js';
+import { ReadCache } from './read-cache.js';
 import { validateObjectMeta } from './metadata.js';
 import { fieldErr, type FieldError } from '../machinery/validation.js';
 import { applyPatch, updateManagedFields } from '../machinery/patch/index.js';
@@ -60,8 +62,17 @@ export interface ObjectEvent {
 
 const MAX_CAS_RETRIES = 8;
 
+let nowSecond = -1;
+let nowText = '';
+
+/** The current time as API timestamps spell it: RFC 3339 in whole seconds, UTC. */
 export function now(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== nowSecond) {
+    nowSecond = second;
+    nowText = new Date(second * 1000).toISOString().slice(0, 19) + 'Z';
+  }
+  return nowText;
 }
 
 export function groupResource(spec: KindSpec): GroupResource {
@@ -70,6 +81,7 @@ export function groupResource(spec: KindSpec): GroupResource {
 
 export class Resources {
   private admission: AdmissionPlugin[] = [];
+  private caches = new Map<string, Promise<ReadCache>>();
 
   constructor(
     readonly store: Store,
@@ -79,6 +91,22 @@ export class Resources {
 
   use(plugin: AdmissionPlugin): void {
     this.admission.push(plugin);
+  }
+
+  /**
+   * A watch-fed in-memory copy of every object of a (small) resource, for lookups made on every
+   * write. Objects are in storage form and shared: read them, never change them.
+   */
+  cached(spec: KindSpec): Promise<ReadCache> {
+    const key = listPrefix(spec);
+    let c = this.caches.get(key);
+    if (!c) {
+      c = ReadCache.start(this.store, spec);
+      // A failed start (store closed) is not remembered: the next caller tries again.
+      c.catch(() => this.caches.delete(key));
+      this.caches.set(key, c);
+    }
+    return c;
   }
 
   /** The KindSpec for a resource, or 404 as upstream answers for unknown resources. */
@@ -99,8 +127,12 @@ export class Resources {
 
   private fromStorage(spec: KindSpec, obj: KObject): KObject {
     const out = spec.storedAs ? spec.storedAs.fromStorage(obj) : obj;
-    out.apiVersion = apiVersionOf(spec.group, spec.version);
-    out.kind = spec.kind;
+    const apiVersion = apiVersionOf(spec.group, spec.version);
+    if (out.apiVersion !== apiVersion || out.kind !== spec.kind) {
+      forgetJsonText(out);
+      out.apiVersion = apiVersion;
+      out.kind = spec.kind;
+    }
     return out;
   }
 
@@ -288,7 +320,7 @@ export class Resources {
     if (errs.length) throw errors.invalid({ group: spec.group, kind: spec.kind }, meta.name ?? '', errs);
     // A duplicate is AlreadyExists, not whatever an admission plugin would say about it (a
     // Service's clusterIP already taken — by itself). The store's create still decides races.
-    if (await this.store.get(objectKey(spec, meta.namespace, meta.name!))) throw errors.alreadyExists(groupResource(spec), meta.name!);
+    if (await this.store.exists(objectKey(spec, meta.namespace, meta.name!))) throw errors.alreadyExists(groupResource(spec), meta.name!);
     await this.runAdmission('CREATE', spec, obj, undefined, ctx);
 
     this.trackFields(spec, undefined, obj, ctx);

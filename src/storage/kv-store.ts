@@ -2,7 +2,14 @@
 // stamping, paging, event construction and watch fan-out. A backend supplies only synchronous
 // row primitives (read, apply, scan, count); because each public operation runs its read and
 // its write without yielding, every operation is atomic with respect to the others.
+//
+// Group commit: a backend whose commits cost I/O (SQLite) lets writes made in the same turn of
+// the event loop share one transaction. Each write is applied at once (later reads and writes
+// see it) but is acknowledged — its promise resolved and its watch event published — only when
+// the shared transaction has committed, at the end of the turn. A failed commit rolls the whole
+// group back, revision counter included, and every write in it fails.
 import { errors, StoreError } from '../machinery/errors.js';
+import { rememberJsonText } from '../machinery/json-text.js';
 import { isPlainObject, type KObject } from '../machinery/object.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
 import type { ListOptions, ListResult, Store, WatchEvent, WatchEventType, WatchHandle } from './store.js';
@@ -44,6 +51,7 @@ export function eventFromChange(c: Change): WatchEvent {
     ev.object = obj;
   } else {
     ev.object = JSON.parse(c.json as string) as KObject;
+    rememberJsonText(ev.object, c.json as string);
   }
   if (c.prevJson !== undefined) ev.prevObject = JSON.parse(c.prevJson) as KObject;
   return ev;
@@ -57,11 +65,15 @@ export function prefixEnd(prefix: string): string | undefined {
   return last < 0x7f ? prefix.slice(0, -1) + String.fromCharCode(last + 1) : undefined;
 }
 
-function stamp(obj: KObject, revision: number): string {
+/** `obj` at a revision: a shallow copy with metadata.resourceVersion set, and its JSON text. */
+function stamp(obj: KObject, revision: number): { object: KObject; json: string } {
   if (!isPlainObject(obj)) throw errors.badRequest('object must be a JSON object');
   if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata must be an object');
+  const object = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } };
   try {
-    return JSON.stringify({ ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } });
+    const json = JSON.stringify(object);
+    rememberJsonText(object, json);
+    return { object, json };
   } catch (e) {
     throw errors.badRequest(`object cannot be encoded as JSON: ${(e as Error).message}`);
   }
@@ -82,9 +94,19 @@ function checkPrecondition(key: string, current: StoredRow | undefined, expected
   return current;
 }
 
+interface Batch {
+  /** Revision before the batch's first write: where a failed commit rolls back to. */
+  startRevision: number;
+  changes: Change[];
+  committed: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
 export abstract class KeyValueStore implements Store {
   protected readonly hub: WatchHub;
   private closed = false;
+  private batch?: Batch;
 
   protected constructor(
     protected revision: number,
@@ -95,6 +117,10 @@ export abstract class KeyValueStore implements Store {
 
   /** Current row at key. */
   protected abstract read(key: string): StoredRow | undefined;
+  /** Whether a row exists at key; backends may answer without loading the value. */
+  protected has(key: string): boolean {
+    return this.read(key) !== undefined;
+  }
   /** Makes one change durable (object row and, where persisted, the event log) atomically; throws to abort. */
   protected abstract apply(change: Change): void;
   /** Visits rows under prefix in key order, starting after `afterKey` if given; stop when visit returns false. */
@@ -102,12 +128,32 @@ export abstract class KeyValueStore implements Store {
   /** Number of keys under prefix strictly after afterKey. */
   protected abstract countAfter(prefix: string, afterKey: string): number;
   protected abstract closeBackend(): void;
+  /**
+   * Group commit hooks. A backend that returns true from groupCommit() gets beginBatch() before
+   * the first apply() of a turn, and commitBatch() (or rollbackBatch() after a failed commit) at
+   * its end; apply() must then undo its own partial work when it throws (e.g. a savepoint).
+   */
+  protected groupCommit(): boolean {
+    return false;
+  }
+  protected beginBatch(): void {}
+  protected commitBatch(): void {}
+  protected rollbackBatch(): void {}
 
   async get(key: string): Promise<KObject | undefined> {
     this.ensureOpen();
     checkKey(key);
     const row = this.read(key);
-    return row ? (JSON.parse(row.json) as KObject) : undefined;
+    if (!row) return undefined;
+    const obj = JSON.parse(row.json) as KObject;
+    rememberJsonText(obj, row.json);
+    return obj;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    this.ensureOpen();
+    checkKey(key);
+    return this.has(key);
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<ListResult> {
@@ -134,6 +180,7 @@ export abstract class KeyValueStore implements Store {
       }
       const obj = JSON.parse(json) as KObject;
       if (filter && !filter(obj)) return true;
+      rememberJsonText(obj, json);
       if (limit && items.length === limit) {
         more = true;
         return false;
@@ -154,11 +201,11 @@ export abstract class KeyValueStore implements Store {
   async create(key: string, obj: KObject): Promise<KObject> {
     this.ensureOpen();
     checkKey(key);
-    if (this.read(key)) throw new StoreError('Exists', `key ${key} already exists`);
+    if (this.has(key)) throw new StoreError('Exists', `key ${key} already exists`);
     const revision = this.revision + 1;
-    const json = stamp(obj, revision);
-    this.commit({ type: 'ADDED', key, revision, json });
-    return JSON.parse(json) as KObject;
+    const { object, json } = stamp(obj, revision);
+    await this.commit({ type: 'ADDED', key, revision, json });
+    return object;
   }
 
   async update(key: string, obj: KObject, expectedRevision?: number): Promise<KObject> {
@@ -166,9 +213,9 @@ export abstract class KeyValueStore implements Store {
     checkKey(key);
     const current = checkPrecondition(key, this.read(key), expectedRevision);
     const revision = this.revision + 1;
-    const json = stamp(obj, revision);
-    this.commit({ type: 'MODIFIED', key, revision, json, prevJson: current.json });
-    return JSON.parse(json) as KObject;
+    const { object, json } = stamp(obj, revision);
+    await this.commit({ type: 'MODIFIED', key, revision, json, prevJson: current.json });
+    return object;
   }
 
   /** Returns the last stored state, with the resourceVersion it had (the DELETED event carries the deletion's). */
@@ -176,14 +223,17 @@ export abstract class KeyValueStore implements Store {
     this.ensureOpen();
     checkKey(key);
     const current = checkPrecondition(key, this.read(key), expectedRevision);
-    this.commit({ type: 'DELETED', key, revision: this.revision + 1, prevJson: current.json });
-    return JSON.parse(current.json) as KObject;
+    const durable = this.commit({ type: 'DELETED', key, revision: this.revision + 1, prevJson: current.json });
+    const out = JSON.parse(current.json) as KObject;
+    await durable;
+    return out;
   }
 
   watch(prefix: string, fromRevision: number, onEvent: (ev: WatchEvent) => void): WatchHandle {
     this.ensureOpen();
     if (typeof prefix !== 'string') throw errors.badRequest('watch prefix must be a string');
-    return this.hub.watch(prefix, fromRevision, onEvent);
+    // "From now" is from the last applied write: events of a batch still committing are in the past.
+    return this.hub.watch(prefix, fromRevision === 0 ? this.revision : fromRevision, onEvent);
   }
 
   currentRevision(): number {
@@ -196,16 +246,59 @@ export abstract class KeyValueStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flush(); // what was written is acknowledged (or failed) before the backend goes
     this.closed = true;
     this.hub.close();
     this.closeBackend();
   }
 
-  private commit(change: Change): void {
+  /** Applies a change; resolves once it is durable (at once for backends without group commit). */
+  private commit(change: Change): Promise<void> | undefined {
+    if (!this.groupCommit()) {
+      this.apply(change);
+      // Only an applied change consumes its revision, so revisions stay gap-free.
+      this.revision = change.revision;
+      this.hub.publish(eventFromChange(change));
+      return undefined;
+    }
+    let batch = this.batch;
+    if (!batch) {
+      this.beginBatch();
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const committed = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      // A write whose commit failed rejects; nobody else may be listening yet.
+      committed.catch(() => {});
+      batch = this.batch = { startRevision: this.revision, changes: [], committed, resolve, reject };
+      setImmediate(() => this.flush());
+    }
     this.apply(change);
-    // Only a committed change consumes its revision, so revisions stay gap-free.
     this.revision = change.revision;
-    this.hub.publish(eventFromChange(change));
+    batch.changes.push(change);
+    return batch.committed;
+  }
+
+  /** Commits the open batch, then publishes its events and acknowledges its writes. */
+  private flush(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = undefined;
+    try {
+      this.commitBatch();
+    } catch (e) {
+      try {
+        this.rollbackBatch();
+      } finally {
+        this.revision = batch.startRevision;
+        batch.reject(e);
+      }
+      return;
+    }
+    for (const c of batch.changes) this.hub.publish(eventFromChange(c));
+    batch.resolve();
   }
 
   private ensureOpen(): void {

@@ -49,7 +49,7 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 export class SqliteStore extends KeyValueStore {
   private readonly stmt: Record<
-    'get' | 'insert' | 'update' | 'remove' | 'logEvent' | 'trimEvents' | 'scanFrom' | 'scanAfter' | 'countRange' | 'keysAfter',
+    'get' | 'has' | 'insert' | 'update' | 'remove' | 'logEvent' | 'trimEvents' | 'scanFrom' | 'scanAfter' | 'countRange' | 'keysAfter',
     Statement
   >;
   private readonly applyTx: (c: Change) => void;
@@ -108,6 +108,7 @@ export class SqliteStore extends KeyValueStore {
     this.trimEvery = Math.max(1, Math.ceil(window / 10));
     this.stmt = {
       get: db.prepare('SELECT revision, value FROM objects WHERE key = ?'),
+      has: db.prepare('SELECT 1 FROM objects WHERE key = ?').pluck(),
       insert: db.prepare('INSERT INTO objects (key, revision, value) VALUES (?, ?, ?)'),
       update: db.prepare('UPDATE objects SET revision = ?, value = ? WHERE key = ?'),
       remove: db.prepare('DELETE FROM objects WHERE key = ?'),
@@ -130,6 +131,28 @@ export class SqliteStore extends KeyValueStore {
   protected read(key: string): StoredRow | undefined {
     const row = this.stmt.get.get(key) as { revision: number; value: string } | undefined;
     return row ? { revision: row.revision, json: row.value } : undefined;
+  }
+
+  protected override has(key: string): boolean {
+    return this.stmt.has.get(key) !== undefined;
+  }
+
+  // Writes of one event-loop turn share a transaction; applyTx runs nested in it as a savepoint,
+  // so a failing write undoes only itself.
+  protected override groupCommit(): boolean {
+    return true;
+  }
+
+  protected override beginBatch(): void {
+    this.db.exec('BEGIN');
+  }
+
+  protected override commitBatch(): void {
+    this.db.exec('COMMIT');
+  }
+
+  protected override rollbackBatch(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 
   protected apply(c: Change): void {

@@ -43,13 +43,19 @@ export interface WatchHandle {
 export interface Store {
   /** Current object at key, or undefined. */
   get(key: string): Promise<KObject | undefined>;
+  /** Whether an object is stored at key (a get that decodes nothing). */
+  exists(key: string): Promise<boolean>;
   /** All objects under a key prefix, ordered by key. */
   list(prefix: string, opts?: ListOptions): Promise<ListResult>;
-  /** Fails with StoreError('Exists') when the key is taken. Returns the stored object (resourceVersion set). */
+  /**
+   * Fails with StoreError('Exists') when the key is taken. Returns the stored object
+   * (resourceVersion set). The store takes `obj` over: the result may share nested values with
+   * it, so the caller must not change `obj` afterwards (the stored state itself stays apart).
+   */
   create(key: string, obj: KObject): Promise<KObject>;
   /**
    * Compare-and-swap: fails with StoreError('Conflict') when expectedRevision is given and differs
-   * from the object's current revision, StoreError('NotFound') when absent.
+   * from the object's current revision, StoreError('NotFound') when absent. Takes `obj` over, as create.
    */
   update(key: string, obj: KObject, expectedRevision?: number): Promise<KObject>;
   /** Removes the key; returns the last state. Same precondition rules as update. */

@@ -6,7 +6,7 @@ import { errors, type StatusError } from '../../machinery/errors.js';
 import { isPlainObject } from '../../machinery/object.js';
 import type { SchemaNode } from '../../machinery/schema.js';
 import { FieldError, fieldErr } from '../../machinery/validation.js';
-import { REF_PREFIX, definitionFor, getDefinition } from './schemas.js';
+import { REF_PREFIX, definitionFor, getDefinition, schemasEpoch } from './schemas.js';
 
 const OBJECT_META: SchemaNode = { $ref: `${REF_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta` };
 const MAX_DEPTH = 32;
@@ -21,7 +21,22 @@ interface Resolved {
   nullable: boolean;
 }
 
+// Every walk resolves the same nodes over and over: remember each node's resolution until CRD
+// schemas change (a $ref may then point somewhere else).
+let resolvedEpoch = -1;
+let resolvedNodes = new WeakMap<SchemaNode, Resolved>();
+
 function resolve(start: SchemaNode): Resolved {
+  if (resolvedEpoch !== schemasEpoch()) {
+    resolvedEpoch = schemasEpoch();
+    resolvedNodes = new WeakMap();
+  }
+  let r = resolvedNodes.get(start);
+  if (!r) resolvedNodes.set(start, (r = resolveUncached(start)));
+  return r;
+}
+
+function resolveUncached(start: SchemaNode): Resolved {
   const r: Resolved = { node: start, preserve: false, embedded: false, intOrString: false, nullable: false };
   let cur = start;
   for (let i = 0; ; i++) {

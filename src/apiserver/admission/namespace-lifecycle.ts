@@ -18,7 +18,8 @@ export const namespaceLifecycle: AdmissionPlugin = {
     if (op !== 'CREATE' || !spec.namespaced) return;
     const ns = obj.metadata.namespace!;
     const nsSpec = svc.spec('', 'v1', 'namespaces');
-    const found = await svc.tryGet(nsSpec, undefined, ns);
+    // The cache answers nearly always; a namespace it has not seen yet may just have been created.
+    const found = (await svc.cached(nsSpec)).get(undefined, ns) ?? (await svc.tryGet(nsSpec, undefined, ns));
     if (!found) throw errors.notFound({ group: '', resource: 'namespaces' }, ns);
     // Events about the teardown itself are still welcome (upstream exempts them too).
     if (found.metadata.deletionTimestamp && spec.kind !== 'Event') {

@@ -451,7 +451,9 @@ export class ResourceQuotaAdmission implements AdmissionPlugin {
     if (![...delta.values()].some((q) => q.nanos > 0n)) return;
     const quotaSpec = svc.registry.lookup('', 'v1', 'resourcequotas');
     if (!quotaSpec) return;
-    const quotas = (await svc.list(quotaSpec, ns)).items
+    // Quotas come from a watch-fed cache, as upstream's come from an informer.
+    const quotas = (await svc.cached(quotaSpec))
+      .list(ns)
       .filter((q) => matchingResources(Object.keys(asObj(dig(q, 'spec', 'hard')) ?? {}), gr).length > 0)
       .sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : 1));
     if (quotas.length === 0) return;

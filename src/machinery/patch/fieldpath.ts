@@ -52,9 +52,14 @@ export class FieldSet {
   }
 
   insert(path: readonly string[]): void {
+    this.node(path).member = true;
+  }
+
+  /** The node at `path`, created (with its ancestors) when missing. */
+  node(path: readonly string[]): FieldSet {
     let node: FieldSet = this;
     for (const pe of path) node = node.child(pe);
-    node.member = true;
+    return node;
   }
 
   has(path: readonly string[]): boolean {
@@ -82,12 +87,24 @@ export class FieldSet {
     return true;
   }
 
+  /** A deep copy. */
+  clone(): FieldSet {
+    const out = new FieldSet();
+    out.member = this.member;
+    for (const [pe, c] of this.children) out.children.set(pe, c.clone());
+    return out;
+  }
+
   union(other: FieldSet): FieldSet {
+    // The union of two pruned sets is pruned: no empty node can appear.
     const out = new FieldSet();
     out.member = this.member || other.member;
-    for (const [pe, c] of this.children) out.children.set(pe, c.union(other.children.get(pe) ?? EMPTY));
-    for (const [pe, c] of other.children) if (!this.children.has(pe)) out.children.set(pe, c.union(EMPTY));
-    return out.pruned();
+    for (const [pe, c] of this.children) {
+      const o = other.children.get(pe);
+      out.children.set(pe, o ? c.union(o) : c.clone());
+    }
+    for (const [pe, c] of other.children) if (!this.children.has(pe)) out.children.set(pe, c.clone());
+    return out;
   }
 
   /** Members of this set that are not members of `other` (membership is per node, not per subtree). */
@@ -110,19 +127,30 @@ export class FieldSet {
 
   /** A copy without the node at `path` and everything below it. */
   withoutSubtree(path: readonly string[]): FieldSet {
-    const out = this.union(EMPTY);
-    if (path.length === 0) return new FieldSet();
-    const parent = out.at(path.slice(0, -1));
-    parent?.children.delete(path[path.length - 1]);
-    return out.pruned();
+    return this.clone().removeSubtree(path);
   }
 
   /** A copy without membership of exactly the node at `path` (its children stay). */
   withoutMember(path: readonly string[]): FieldSet {
-    const out = this.union(EMPTY);
-    const node = out.at(path);
+    return this.clone().removeMember(path);
+  }
+
+  /** In place: drops the node at `path` and everything below it. */
+  removeSubtree(path: readonly string[]): this {
+    if (path.length === 0) {
+      this.member = false;
+      this.children.clear();
+      return this;
+    }
+    this.at(path.slice(0, -1))?.children.delete(path[path.length - 1]);
+    return this.pruned();
+  }
+
+  /** In place: drops membership of exactly the node at `path` (its children stay). */
+  removeMember(path: readonly string[]): this {
+    const node = this.at(path);
     if (node) node.member = false;
-    return out.pruned();
+    return this.pruned();
   }
 
   /** Every member path, depth-first in upstream order. */
@@ -137,12 +165,26 @@ export class FieldSet {
   }
 
   toFieldsV1(): Record<string, unknown> {
+    return this.encode() ?? {};
+  }
+
+  /** FieldsV1 of this node, or undefined when nothing at or below it is a member. */
+  private encode(): Record<string, unknown> | undefined {
     const out: Record<string, unknown> = {};
-    const children = [...this.children.keys()].sort(compareElements).filter((pe) => !this.children.get(pe)!.isEmpty());
+    let any = false;
+    const keys = this.children.size > 1 ? [...this.children.keys()].sort(compareElements) : this.children.keys();
+    const encoded: [string, Record<string, unknown>][] = [];
+    for (const pe of keys) {
+      const v = this.children.get(pe)!.encode();
+      if (v !== undefined) encoded.push([pe, v]);
+    }
     // A member leaf is `{}`; `.` marks membership only on a node that also has children.
-    if (this.member && children.length) out['.'] = {};
-    for (const pe of children) out[pe] = this.children.get(pe)!.toFieldsV1();
-    return out;
+    if (this.member && encoded.length) out['.'] = {};
+    for (const [pe, v] of encoded) {
+      out[pe] = v;
+      any = true;
+    }
+    return any || this.member ? out : undefined;
   }
 
   /** Decodes FieldsV1 JSON; throws on anything that is not a tree of objects with valid keys. */
@@ -168,7 +210,8 @@ export class FieldSet {
     return set;
   }
 
-  private pruned(): this {
+  /** In place: drops children with no member at or below them. */
+  pruned(): this {
     for (const [pe, c] of this.children) if (c.isEmpty()) this.children.delete(pe);
     return this;
   }

@@ -101,12 +101,16 @@ export function encodeManagedFields(managers: Manager[]): ManagedFieldsEntry[] {
 
 const UNTRACKED_METADATA = ['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'selfLink', 'clusterName'];
 
-/** Drops what is never owned: identity and system metadata, and `status` when it is reset. */
+/**
+ * Drops what is never owned: identity and system metadata, and `status` when it is reset.
+ * `set` is a temporary of the caller's and is changed in place (returned for chaining).
+ */
 export function withoutUntracked(set: FieldSet, ignoreStatus: boolean): FieldSet {
-  let out = set.withoutMember(['f:metadata']).withoutSubtree(['f:apiVersion']).withoutSubtree(['f:kind']);
-  for (const f of UNTRACKED_METADATA) out = out.withoutSubtree(['f:metadata', `f:${f}`]);
-  if (ignoreStatus) out = out.withoutSubtree(['f:status']);
-  return out;
+  set.removeMember(['f:metadata']).removeSubtree(['f:apiVersion']).removeSubtree(['f:kind']);
+  const metadata = set.at(['f:metadata']);
+  if (metadata) for (const f of UNTRACKED_METADATA) metadata.children.delete(`f:${f}`);
+  if (ignoreStatus) set.removeSubtree(['f:status']);
+  return set.pruned();
 }
 
 /** A shallow view of an object without metadata.managedFields, for comparisons. */
@@ -156,7 +160,7 @@ export function updateManagedFields(old: KObject | undefined, updated: KObject, 
 
   const self: Manager = { manager: opts.manager, operation: 'Update', apiVersion: opts.apiVersion, subresource: opts.subresource, fields: new FieldSet() };
   const id = managerIdentity(self);
-  const existing = managers.find((m) => managerIdentity(m) === id);
+  const existing = managers.length ? managers.find((m) => managerIdentity(m) === id) : undefined;
   for (const m of managers) {
     if (m !== existing) m.fields = m.fields.difference(changed);
     m.fields = m.fields.difference(removed);
@@ -164,7 +168,7 @@ export function updateManagedFields(old: KObject | undefined, updated: KObject, 
   if (!changed.isEmpty()) {
     const mine = existing ?? self;
     if (!existing) managers.push(self);
-    mine.fields = mine.fields.union(changed);
+    mine.fields = existing ? mine.fields.union(changed) : changed;
     mine.time = opts.now;
   }
   writeManagedFields(updated, managers, false);

@@ -14,8 +14,16 @@ export interface PatchMeta {
   mergeKey?: string;
 }
 
+// Views are immutable and walks ask for the same ones over and over: one view per (resolver, node).
+const IDENTITY: SchemaResolver = (n) => n;
+const views = new WeakMap<SchemaResolver, WeakMap<SchemaNode, SchemaView>>();
+
 export class SchemaView {
   private readonly resolved: SchemaNode;
+  private readonly fields = new Map<string, SchemaView | undefined>();
+  private additional?: SchemaView | null;
+  private itemsView?: SchemaView | null;
+  private listKindMemo?: ListKind;
 
   private constructor(
     private readonly raw: SchemaNode,
@@ -26,7 +34,12 @@ export class SchemaView {
 
   static of(node: SchemaNode | undefined, resolve?: SchemaResolver): SchemaView | undefined {
     if (!node || typeof node !== 'object') return undefined;
-    return new SchemaView(node, resolve ?? ((n) => n));
+    const resolver = resolve ?? IDENTITY;
+    let byNode = views.get(resolver);
+    if (!byNode) views.set(resolver, (byNode = new WeakMap()));
+    let view = byNode.get(node);
+    if (!view) byNode.set(node, (view = new SchemaView(node, resolver)));
+    return view;
   }
 
   ext(name: string): unknown {
@@ -35,10 +48,18 @@ export class SchemaView {
 
   /** The schema of field `name`: a declared property, else the additionalProperties schema. */
   field(name: string): SchemaView | undefined {
+    // Declared properties are memoized (bounded by the schema); any other key shares one view.
     const props = this.resolved.properties;
-    if (props && Object.prototype.hasOwnProperty.call(props, name)) return SchemaView.of(props[name], this.resolver);
-    const ap = this.resolved.additionalProperties;
-    return typeof ap === 'object' ? SchemaView.of(ap, this.resolver) : undefined;
+    if (props && Object.prototype.hasOwnProperty.call(props, name)) {
+      let view = this.fields.get(name);
+      if (!view) this.fields.set(name, (view = SchemaView.of(props[name], this.resolver)));
+      return view;
+    }
+    if (this.additional === undefined) {
+      const ap = this.resolved.additionalProperties;
+      this.additional = (typeof ap === 'object' ? SchemaView.of(ap, this.resolver) : undefined) ?? null;
+    }
+    return this.additional ?? undefined;
   }
 
   /** True for struct fields (declared properties); false for keys of a free-form map. */
@@ -48,7 +69,8 @@ export class SchemaView {
   }
 
   items(): SchemaView | undefined {
-    return SchemaView.of(this.resolved.items, this.resolver);
+    if (this.itemsView === undefined) this.itemsView = SchemaView.of(this.resolved.items, this.resolver) ?? null;
+    return this.itemsView ?? undefined;
   }
 
   /** The `default` declared for a field, used when a list-map element omits a key field. */
@@ -76,6 +98,10 @@ export class SchemaView {
 
   /** List semantics for server-side apply: list-type first, then the patch strategy. */
   listKind(): ListKind {
+    return (this.listKindMemo ??= this.computeListKind());
+  }
+
+  private computeListKind(): ListKind {
     const lt = this.ext('x-kubernetes-list-type');
     const meta = this.patchMeta();
     if (lt === 'map') {

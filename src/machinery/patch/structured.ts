@@ -95,35 +95,67 @@ export function compare(lhs: unknown, rhs: unknown, s: SchemaView | undefined): 
   return out;
 }
 
+const isEmptyValue = (v: unknown) => v === undefined || (Array.isArray(v) ? v.length === 0 : Object.keys(v as Obj).length === 0);
+
+/** `path` is the walk's position, pushed and popped in place (sets copy what they keep). */
 function compareAt(l: unknown, r: unknown, s: SchemaView | undefined, path: string[], out: Comparison): void {
   if (l === undefined && r === undefined) return;
-  const lObj = l === undefined || isGranularObject(l, s);
-  const rObj = r === undefined || isGranularObject(r, s);
-  const lList = l === undefined || Array.isArray(l);
-  const rList = r === undefined || Array.isArray(r);
-  const isEmpty = (v: unknown) => v === undefined || (Array.isArray(v) ? v.length === 0 : Object.keys(v as Obj).length === 0);
-
+  // One side missing: every node of the other side is added (or removed).
+  if (l === undefined) return markAll(r, s, path.length ? out.added.node(path) : out.added, path.length > 0);
+  if (r === undefined) return markAll(l, s, path.length ? out.removed.node(path) : out.removed, path.length > 0);
   let descended = false;
-  if (lObj && rObj && !(isEmpty(l) && isEmpty(r))) {
-    const lo = (l ?? {}) as Obj;
-    const ro = (r ?? {}) as Obj;
-    for (const k of new Set([...Object.keys(lo), ...Object.keys(ro)]))
-      compareAt(getOwn(lo, k), getOwn(ro, k), s?.field(k), [...path, pathElement.field(k)], out);
+  if (isGranularObject(l, s) && isGranularObject(r, s) && !(isEmptyValue(l) && isEmptyValue(r))) {
+    for (const k of Object.keys(l)) {
+      path.push(pathElement.field(k));
+      compareAt(getOwn(l, k), getOwn(r, k), s?.field(k), path, out);
+      path.pop();
+    }
+    for (const k of Object.keys(r)) {
+      if (Object.prototype.hasOwnProperty.call(l, k)) continue;
+      path.push(pathElement.field(k));
+      compareAt(undefined, getOwn(r, k), s?.field(k), path, out);
+      path.pop();
+    }
     descended = true;
-  } else if (lList && rList && !(isEmpty(l) && isEmpty(r))) {
-    const le = listElements((l ?? []) as unknown[], s);
-    const re = listElements((r ?? []) as unknown[], s);
+  } else if (Array.isArray(l) && Array.isArray(r) && !(isEmptyValue(l) && isEmptyValue(r))) {
+    const le = listElements(l, s);
+    const re = listElements(r, s);
     if (le && re) {
       const lm = new Map(le.map((e) => [e.pe, e.value]));
       const rm = new Map(re.map((e) => [e.pe, e.value]));
-      for (const pe of new Set([...lm.keys(), ...rm.keys()])) compareAt(lm.get(pe), rm.get(pe), s?.items(), [...path, pe], out);
+      const items = s?.items();
+      for (const [pe, v] of lm) {
+        path.push(pe);
+        compareAt(v, rm.get(pe), items, path, out);
+        path.pop();
+      }
+      for (const [pe, v] of rm) {
+        if (lm.has(pe)) continue;
+        path.push(pe);
+        compareAt(undefined, v, items, path, out);
+        path.pop();
+      }
       descended = true;
     }
   }
-  if (path.length === 0) return;
-  if (l === undefined) out.added.insert(path);
-  else if (r === undefined) out.removed.insert(path);
-  else if (!descended && !jsonEqual(l, r)) out.modified.insert(path);
+  if (path.length && !descended && !jsonEqual(l, r)) out.modified.insert(path);
+}
+
+/** Every node of `v` becomes a member under `node`, and `node` itself when `self`. */
+function markAll(v: unknown, s: SchemaView | undefined, node: FieldSet, self: boolean): void {
+  if (isGranularObject(v, s)) {
+    for (const k of Object.keys(v)) {
+      const c = v[k];
+      if (c !== undefined) markAll(c, s?.field(k), node.child(pathElement.field(k)), true);
+    }
+  } else if (Array.isArray(v) && v.length) {
+    const elements = listElements(v, s);
+    if (elements) {
+      const items = s?.items();
+      for (const el of elements) markAll(el.value, items, node.child(el.pe), true);
+    }
+  }
+  if (self) node.member = true;
 }
 
 /**
