@@ -258,14 +258,13 @@ export class Resources {
   private checkSchema(spec: KindSpec, obj: KObject, ctx: RequestContext): void {
     const s = this.schemas.schemaFor(spec);
     if (!s) return;
-    const unknown = s.unknownFields(obj);
+    const unknown = s.dropUnknownFields(obj);
     if (unknown.length) {
       const mode = ctx.fieldValidation ?? 'Warn';
       if (mode === 'Strict')
         throw errors.badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
       if (mode === 'Warn') for (const f of unknown) ctx.warnings.push(`unknown field "${f}"`);
     }
-    s.prune(obj);
     // Go decodes null into "unset" for built-in types (`creationTimestamp: null` in a pod template,
     // `replicas: null`): drop them so stored objects, hashes and diffs agree with upstream.
     if (s.builtin) dropNulls(obj);

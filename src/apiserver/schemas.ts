@@ -4,7 +4,7 @@ import type { KindSpec } from '../api/types.js';
 import type { KObject } from '../machinery/object.js';
 import type { SchemaNode, SchemaResolver } from '../machinery/schema.js';
 import type { FieldError } from '../machinery/validation.js';
-import { applyDefaults, pruneUnknown, typeErrors, unknownFields, validateCustom } from '../api/openapi/validate.js';
+import { applyDefaults, dropUnknownFields, typeErrors, validateCustom } from '../api/openapi/validate.js';
 import { definitionFor, registerCrdSchema, resolveRef, unregisterCrdSchema } from '../api/openapi/schemas.js';
 
 export interface KindSchema {
@@ -12,8 +12,8 @@ export interface KindSchema {
   builtin: boolean;
   schema: SchemaNode;
   resolve: SchemaResolver;
-  unknownFields(obj: KObject): string[];
-  prune(obj: KObject): void;
+  /** Drops the fields the schema does not declare; returns every undeclared path (metadata's are kept). */
+  dropUnknownFields(obj: KObject): string[];
   typeErrors(obj: KObject): FieldError[];
   applyDefaults(obj: KObject): void;
   /** Value constraints (enum, pattern, bounds…): CRDs only; built-in kinds validate in code. */
@@ -50,8 +50,7 @@ export class Schemas implements SchemaSource {
       builtin: false,
       schema,
       resolve: resolveRef,
-      unknownFields: (o) => unknownFields(o, schema),
-      prune: (o) => void pruneUnknown(o, schema),
+      dropUnknownFields: (o) => dropUnknownFields(o, schema),
       typeErrors: () => [],
       applyDefaults: (o) => applyDefaults(o, schema),
       validate: (o) => validateCustom(o, schema),
@@ -69,8 +68,7 @@ function builtinSchema(schema: SchemaNode): KindSchema {
     builtin: true,
     schema,
     resolve: resolveRef,
-    unknownFields: (o) => unknownFields(o, schema),
-    prune: (o) => void pruneUnknown(o, schema),
+    dropUnknownFields: (o) => dropUnknownFields(o, schema),
     typeErrors: (o) => typeErrors(o, schema),
     applyDefaults: () => {},
     validate: () => [],

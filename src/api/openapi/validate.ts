@@ -76,28 +76,44 @@ const TYPE_META = new Set(['apiVersion', 'kind']);
  */
 export function unknownFields(obj: unknown, schema: SchemaNode): string[] {
   const out: string[] = [];
-  walkUnknown(obj, schema, '', out, true, 0);
+  walkUndeclared(obj, schema, '', out, true, 0, 'report');
   return out;
 }
 
-function walkUnknown(v: unknown, schema: SchemaNode, path: string, out: string[], root: boolean, depth: number): void {
+/**
+ * unknownFields and pruneUnknown in one walk: drops what the schema does not declare and returns
+ * every undeclared path, those under metadata included (which are reported, not dropped).
+ */
+export function dropUnknownFields(obj: unknown, schema: SchemaNode): string[] {
+  const out: string[] = [];
+  walkUndeclared(obj, schema, '', out, true, 0, 'both');
+  return out;
+}
+
+/** report: list undeclared fields; prune: delete them (metadata left alone); both: delete and list. */
+type UndeclaredMode = 'report' | 'prune' | 'both';
+
+function walkUndeclared(v: unknown, schema: SchemaNode, path: string, out: string[], root: boolean, depth: number, mode: UndeclaredMode): void {
   if (depth > 256) return;
   const r = resolve(schema);
   const n = r.node;
   if (Array.isArray(v)) {
-    if (n.items) v.forEach((x, i) => walkUnknown(x, n.items!, `${path}[${i}]`, out, false, depth + 1));
+    if (n.items) for (let i = 0; i < v.length; i++) walkUndeclared(v[i], n.items, `${path}[${i}]`, out, false, depth + 1, mode);
     return;
   }
   if (!isPlainObject(v) || isFreeForm(r)) return;
   const resourceRoot = root || r.embedded;
-  for (const [k, val] of Object.entries(v)) {
-    const p = join(path, k);
+  for (const k of Object.keys(v)) {
     const prop = n.properties?.[k];
-    if (prop) walkUnknown(val, prop, p, out, false, depth + 1);
+    if (prop) walkUndeclared(v[k], prop, join(path, k), out, false, depth + 1, mode);
     else if (resourceRoot && TYPE_META.has(k)) continue;
-    else if (resourceRoot && k === 'metadata') walkUnknown(val, OBJECT_META, p, out, false, depth + 1);
-    else if (isPlainObject(n.additionalProperties)) walkUnknown(val, n.additionalProperties, p, out, false, depth + 1);
-    else if (n.additionalProperties !== true && !r.preserve) out.push(p);
+    else if (resourceRoot && k === 'metadata') {
+      if (mode !== 'prune') walkUndeclared(v[k], OBJECT_META, join(path, k), out, false, depth + 1, 'report');
+    } else if (isPlainObject(n.additionalProperties)) walkUndeclared(v[k], n.additionalProperties, join(path, k), out, false, depth + 1, mode);
+    else if (n.additionalProperties !== true && !r.preserve) {
+      if (mode !== 'report') delete v[k];
+      out.push(join(path, k));
+    }
   }
 }
 
@@ -402,30 +418,8 @@ function checkObject(v: Record<string, unknown>, r: Resolved, path: string, at: 
  */
 export function pruneUnknown(obj: unknown, schema: SchemaNode): string[] {
   const out: string[] = [];
-  walkPrune(obj, schema, '', out, true, 0);
+  walkUndeclared(obj, schema, '', out, true, 0, 'prune');
   return out;
-}
-
-function walkPrune(v: unknown, schema: SchemaNode, path: string, out: string[], root: boolean, depth: number): void {
-  if (depth > 256) return;
-  const r = resolve(schema);
-  const n = r.node;
-  if (Array.isArray(v)) {
-    if (n.items) v.forEach((x, i) => walkPrune(x, n.items!, `${path}[${i}]`, out, false, depth + 1));
-    return;
-  }
-  if (!isPlainObject(v) || isFreeForm(r)) return;
-  const resourceRoot = root || r.embedded;
-  for (const k of Object.keys(v)) {
-    const prop = n.properties?.[k];
-    if (prop) walkPrune(v[k], prop, join(path, k), out, false, depth + 1);
-    else if (resourceRoot && (TYPE_META.has(k) || k === 'metadata')) continue;
-    else if (isPlainObject(n.additionalProperties)) walkPrune(v[k], n.additionalProperties, join(path, k), out, false, depth + 1);
-    else if (n.additionalProperties !== true && !r.preserve) {
-      delete v[k];
-      out.push(join(path, k));
-    }
-  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { SchemaNode } from '../../../src/machinery/schema.js';
 import { StatusError } from '../../../src/machinery/errors.js';
 import { definitionFor, registerCrdSchema, unregisterCrdSchema } from '../../../src/api/openapi/schemas.js';
-import { applyDefaults, decodeError, pruneUnknown, typeErrors, unknownFields, validateCustom } from '../../../src/api/openapi/validate.js';
+import { applyDefaults, decodeError, dropUnknownFields, pruneUnknown, typeErrors, unknownFields, validateCustom } from '../../../src/api/openapi/validate.js';
 
 const schemaOf = (g: string, v: string, k: string): SchemaNode => definitionFor(g, v, k)!.schema;
 const deploymentSchema = schemaOf('apps', 'v1', 'Deployment');
@@ -93,6 +93,23 @@ test('unknownFields on CRD schemas: preserve-unknown-fields, embedded resources,
     },
   };
   assert.deepEqual(unknownFields(obj, schema), ['metadata.bad', 'spec.colour', 'spec.template.spec.b']);
+});
+
+test('dropUnknownFields: what unknownFields reports, what pruneUnknown drops, in one walk (metadata reported, kept)', () => {
+  const schema: SchemaNode = {
+    type: 'object',
+    properties: { spec: { type: 'object', properties: { size: { type: 'integer' }, items: { type: 'array', items: { type: 'object', properties: { a: { type: 'string' } } } } } } },
+  };
+  const make = () => ({ apiVersion: 'example.com/v1', kind: 'W', metadata: { name: 'w', bad: 1 }, spec: { size: 1, colour: 'red', items: [{ a: 'x', b: 'y' }] }, top: 2 });
+  const reported = unknownFields(make(), schema);
+  const pruned = make();
+  const prunedPaths = pruneUnknown(pruned, schema);
+  const both = make();
+  assert.deepEqual(dropUnknownFields(both, schema), reported);
+  assert.deepEqual(reported, ['metadata.bad', 'spec.colour', 'spec.items[0].b', 'top']);
+  assert.deepEqual(prunedPaths, ['spec.colour', 'spec.items[0].b', 'top']);
+  assert.deepEqual(both, pruned);
+  assert.deepEqual(both.metadata, { name: 'w', bad: 1 });
 });
 
 test('typeErrors: wrong JSON types with upstream decoding messages; null and quantities/int-or-string accepted', () => {
