@@ -678,7 +678,8 @@ function specPart(obj: KObject): Record<string, unknown> {
 }
 
 function withoutVolatile(obj: KObject): KObject {
-  const c = { ...obj, metadata: { ...obj.metadata } };
+  const c: KObject = Object.assign({}, obj);
+  c.metadata = Object.assign({}, obj.metadata);
   delete c.metadata.managedFields;
   delete c.metadata.resourceVersion;
   return c;

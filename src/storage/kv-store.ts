@@ -47,7 +47,7 @@ export function eventFromChange(c: Change): WatchEvent {
   const ev: WatchEvent = { type: c.type, key: c.key, revision: c.revision, object: undefined as unknown as KObject };
   if (c.type === 'DELETED') {
     const obj = JSON.parse(c.prevJson as string) as KObject;
-    obj.metadata = { ...obj.metadata, resourceVersion: String(c.revision) };
+    obj.metadata = Object.assign({}, obj.metadata, { resourceVersion: String(c.revision) });
     ev.object = obj;
   } else {
     ev.object = JSON.parse(c.json as string) as KObject;
@@ -69,7 +69,9 @@ export function prefixEnd(prefix: string): string | undefined {
 function stamp(obj: KObject, revision: number): { object: KObject; json: string } {
   if (!isPlainObject(obj)) throw errors.badRequest('object must be a JSON object');
   if (obj.metadata !== undefined && !isPlainObject(obj.metadata)) throw errors.badRequest('metadata must be an object');
-  const object = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } };
+  // Object.assign rather than spread: V8 builds spread copies slowly, and they stringify slower too.
+  const object: KObject = Object.assign({}, obj);
+  object.metadata = Object.assign({}, obj.metadata, { resourceVersion: String(revision) });
   try {
     const json = JSON.stringify(object);
     rememberJsonText(object, json);
