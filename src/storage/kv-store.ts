@@ -123,6 +123,10 @@ export abstract class KeyValueStore implements Store {
   protected has(key: string): boolean {
     return this.read(key) !== undefined;
   }
+  /** True when apply() itself refuses an ADDED change at a taken key, with StoreError('Exists'). */
+  protected refusesTakenKeys(): boolean {
+    return false;
+  }
   /** Makes one change durable (object row and, where persisted, the event log) atomically; throws to abort. */
   protected abstract apply(change: Change): void;
   /** Visits rows under prefix in key order, starting after `afterKey` if given; stop when visit returns false. */
@@ -203,7 +207,7 @@ export abstract class KeyValueStore implements Store {
   async create(key: string, obj: KObject): Promise<KObject> {
     this.ensureOpen();
     checkKey(key);
-    if (this.has(key)) throw new StoreError('Exists', `key ${key} already exists`);
+    if (!this.refusesTakenKeys() && this.has(key)) throw new StoreError('Exists', `key ${key} already exists`);
     const revision = this.revision + 1;
     const { object, json } = stamp(obj, revision);
     await this.commit({ type: 'ADDED', key, revision, json });

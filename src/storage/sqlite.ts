@@ -16,6 +16,7 @@
 // window) so that after a restart watches can resume from any revision still in the window.
 // The revision counter needs no table of its own: the newest event is never trimmed.
 import Database from 'better-sqlite3';
+import { StoreError } from '../machinery/errors.js';
 import { type Change, KeyValueStore, eventFromChange, prefixEnd, type StoredRow, type StoreOptions } from './kv-store.js';
 import type { WatchEvent, WatchEventType } from './store.js';
 import { DEFAULT_HISTORY_WINDOW } from './watch-hub.js';
@@ -155,8 +156,18 @@ export class SqliteStore extends KeyValueStore {
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 
+  // The primary key refuses a taken key: no separate lookup before each insert.
+  protected override refusesTakenKeys(): boolean {
+    return true;
+  }
+
   protected apply(c: Change): void {
-    this.applyTx(c);
+    try {
+      this.applyTx(c);
+    } catch (e) {
+      if (c.type === 'ADDED' && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new StoreError('Exists', `key ${c.key} already exists`);
+      throw e;
+    }
   }
 
   protected scan(prefix: string, afterKey: string | undefined, visit: (key: string, json: string) => boolean): void {

@@ -143,7 +143,7 @@ describe('group commit (SqliteStore)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-group-commit-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes of one turn land in the file together; a duplicate among them fails alone', async () => {
+  it('writes of one turn land in the file together; a duplicate among them fails alone (its savepoint)', async () => {
     const path = join(dir, 'batch.db');
     const s = SqliteStore.open(path);
     const results = await Promise.allSettled([
