@@ -2,8 +2,10 @@
 // stderr on failure (set SKIFF_DEBUG=1 to also get the stack of an unexpected error).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { ROOT } from '../machinery/install.js';
 import { skiffHome } from '../cluster/state.js';
 import {
   createCluster, deleteAllClusters, deleteCluster, getClusters, getJoinCommand, getKubeconfig, startCluster, stopCluster, type CliContext,
@@ -18,15 +20,12 @@ export interface CliDeps {
   serverEntry: string;
 }
 
-// The nearest package.json above this file (src/cli/ when run from source, dist/src/cli/ when built).
 function version(): string {
-  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'skiff' && pkg.version) return pkg.version;
-    } catch {
-      // not here; look further up
-    }
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'skiff' && pkg.version) return pkg.version;
+  } catch {
+    // not installed the usual way
   }
   return 'unknown';
 }

@@ -1,0 +1,35 @@
+// Where Skiff's own files are on disk — the one place that knows the layout, whether this code runs
+// as tsc output (dist/src/**, as the unit tests import it) or from an esbuild bundle
+// (dist/bundle/*.js, what bin/skiff runs; scripts/bundle.mjs defines SKIFF_BUNDLE for it and keeps
+// every file of the bundle, chunks included, directly in dist/bundle/):
+//
+//   <root>/package.json
+//   <root>/src/**             the sources, and files shipped as they are (the .cjs preloads)
+//   <root>/dist/src/**        tsc output: separately spawned scripts and data files live here
+//   <root>/dist/bundle/*.js   the CLI (cli.js) and the background server (server.js)
+//
+// Code must not locate files relative to its own import.meta.url: in a bundle that is the bundle.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+declare const SKIFF_BUNDLE: boolean | undefined;
+
+/** True inside an esbuild bundle. */
+export const BUNDLED: boolean = typeof SKIFF_BUNDLE !== 'undefined' && SKIFF_BUNDLE === true;
+
+// This file is dist/src/machinery/install.js, or it is part of dist/bundle/<name>.js.
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** The package root: the directory of package.json. */
+export const ROOT = BUNDLED ? path.resolve(here, '..', '..') : path.resolve(here, '..', '..', '..');
+
+/** A compiled file (tsc output), by its path under src/: `compiledFile('a/b.js')` is dist/src/a/b.js. */
+export function compiledFile(rel: string): string {
+  return path.join(ROOT, 'dist', 'src', rel);
+}
+
+/** A file shipped as it is in the source tree (not compiled), by its path under src/. */
+export function sourceFile(rel: string): string {
+  return path.join(ROOT, 'src', rel);
+}
+
