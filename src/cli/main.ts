@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ROOT } from '../machinery/install.js';
+import { ROOT, serverEntry } from '../machinery/install.js';
 import { skiffHome } from '../cluster/state.js';
 import {
   createCluster, deleteAllClusters, deleteCluster, getClusters, getJoinCommand, getKubeconfig, startCluster, stopCluster, type CliContext,
@@ -16,7 +16,7 @@ export interface CliDeps {
   env: NodeJS.ProcessEnv;
   stdout: Output;
   stderr: Output;
-  /** Entry script of the background server; defaults to this file (its hidden `serve` command). */
+  /** Entry script of the background server (run as `node <entry> serve --name N --home H`). */
   serverEntry: string;
 }
 
@@ -37,7 +37,7 @@ export async function runCli(argv: string[], deps: Partial<CliDeps> = {}): Promi
     env,
     stdout: deps.stdout ?? process.stdout,
     stderr: deps.stderr ?? process.stderr,
-    serverEntry: deps.serverEntry ?? fileURLToPath(import.meta.url),
+    serverEntry: deps.serverEntry ?? serverEntry(),
     home: skiffHome(env),
   };
   const program = new Command('skiff')
@@ -110,22 +110,6 @@ export async function runCli(argv: string[], deps: Partial<CliDeps> = {}): Promi
     ctx.stdout.write(`skiff v${version()} node ${process.version} ${os.platform()}/${os.arch()}\n`);
   });
 
-  // Internal: the background server that `create`/`start` spawn. Loaded lazily so the other verbs
-  // never depend on the control plane's modules.
-  program.command('serve', { hidden: true })
-    .requiredOption('--name <name>')
-    .requiredOption('--home <dir>')
-    .action(async (o: { name: string; home: string }) => {
-      try {
-        const { serve } = await import('./serve.js');
-        await serve(o);
-      } catch (e) {
-        // stderr is the cluster log here: keep the whole stack for whoever reads it.
-        ctx.stderr.write(`${(e as Error)?.stack ?? e}\n`);
-        throw e;
-      }
-    });
-
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -143,6 +127,5 @@ export async function runCli(argv: string[], deps: Partial<CliDeps> = {}): Promi
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // exitCode, not exit(): `serve` keeps running on the control plane's handles after parse returns.
   process.exitCode = await runCli(process.argv.slice(2));
 }

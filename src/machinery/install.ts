@@ -33,3 +33,7 @@ export function sourceFile(rel: string): string {
   return path.join(ROOT, 'src', rel);
 }
 
+/** The script `create`/`start cluster` run as the cluster's background server. */
+export function serverEntry(): string {
+  return BUNDLED ? path.join(ROOT, 'dist', 'bundle', 'server.js') : compiledFile('controlplane/main.js');
+}

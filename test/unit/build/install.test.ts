@@ -3,10 +3,11 @@
 // bundle.test.ts and the end-to-end tests (bin/skiff runs the bundles).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUNDLED, ROOT, compiledFile, sourceFile } from '../../../src/machinery/install.js';
+import { BUNDLED, ROOT, compiledFile, serverEntry, sourceFile } from '../../../src/machinery/install.js';
 import { DEFINITIONS_FILE } from '../../../src/api/openapi/schemas.js';
 import { resolveImage } from '../../../src/kubelet/runtime/images.js';
 import { defaultPreloads } from '../../../src/kubelet/runtime/process/runtime.js';
@@ -20,6 +21,15 @@ test('from the tsc output: not bundled, ROOT is the repository, compiled files a
   assert.equal(compiledFile('machinery/install.js'), fileURLToPath(new URL('../../../src/machinery/install.js', import.meta.url)));
   assert.equal(sourceFile('machinery/install.ts'), path.join(REPO, 'src', 'machinery', 'install.ts'));
   assert.ok(existsSync(sourceFile('machinery/install.ts')));
+});
+
+test('the server entry is the dedicated control-plane entry, not the CLI', () => {
+  assert.equal(serverEntry(), compiledFile('controlplane/main.js'));
+  assert.ok(existsSync(serverEntry()));
+  // It takes exactly the serve arguments, and says so (on stderr, the cluster log) otherwise.
+  const r = spawnSync(process.execPath, [serverEntry(), 'serve', '--name', 'x'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /usage: serve --name <cluster> --home <dir> \(got: serve --name x\)/);
 });
 
 test('assets resolve: built-in schemas, the image stand-in server, the Node preloads', () => {

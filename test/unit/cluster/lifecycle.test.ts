@@ -14,7 +14,7 @@ import { parse } from 'yaml';
 import { runCli } from '../../../src/cli/main.js';
 import { createClusterPki, loadPki, type ClusterPki } from '../../../src/cluster/pki.js';
 import { stopServers } from '../../../src/cluster/processes.js';
-import { clusterPaths, isOurProcess, listClusters, readClusterState, readPids } from '../../../src/cluster/state.js';
+import { clusterPaths, isOurProcess, listClusters, parseServeArgs, readClusterState, readPids, serveArgs } from '../../../src/cluster/state.js';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-serve.js', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
@@ -78,6 +78,13 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+test('the serve arguments round-trip; anything else is refused', () => {
+  assert.deepEqual(parseServeArgs(serveArgs('a b', '/h o/me')), { name: 'a b', home: '/h o/me' });
+  for (const bad of [[], ['serve'], ['serve', '--name', 'x'], ['serve', '--home', '/h', '--name', 'x'], [...serveArgs('x', '/h'), '--extra'], ['run', '--name', 'x', '--home', '/h']]) {
+    assert.throws(() => parseServeArgs(bad), /usage: serve --name <cluster> --home <dir>/, bad.join(' '));
+  }
+});
 
 test('create, TLS with client certs, stop, start, delete — with another context preserved throughout', async (t) => {
   await mkdir(path.dirname(kubeconfig), { recursive: true });
