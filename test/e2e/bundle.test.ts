@@ -1,0 +1,86 @@
+// What `bin/skiff` really runs: the CLI bundle, which spawns the server bundle (dist/bundle/), and
+// the files both find from there (schemas, the Node preloads, image stand-ins). Every ES module a
+// process loads is recorded through a loader hook (test/support/record-loads.ts).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { REPO, TestCluster, eventually } from './harness.js';
+
+const RECORDER = fileURLToPath(new URL('../support/record-loads.js', import.meta.url));
+const BUNDLE = path.join(REPO, 'dist', 'bundle');
+
+let c: TestCluster;
+let loadsDir: string;
+let serverPid: number;
+
+before(async () => {
+  c = new TestCluster('bundle');
+  loadsDir = path.join(c.home, 'loads');
+  mkdirSync(loadsDir);
+  Object.assign(c.env, { NODE_OPTIONS: `--import ${pathToFileURL(RECORDER).href}`, RECORD_LOADS_DIR: loadsDir });
+  const r = await c.skiff(['create', 'cluster', '--name', 'bundle']);
+  if (r.code !== 0) throw new Error(`create cluster failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+  serverPid = Number(readFileSync(path.join(c.env.SKIFF_HOME!, 'clusters', 'bundle', 'pids', 'controlplane.pid'), 'utf8').trim());
+});
+after(async () => {
+  await c?.destroy();
+});
+
+/** Files (absolute paths) the process `pid` loaded as ES modules. */
+function loaded(pid: number): string[] {
+  return readFileSync(path.join(loadsDir, `${pid}.txt`), 'utf8').trim().split('\n').map((u) => fileURLToPath(u));
+}
+
+const inBundle = (f: string) => path.dirname(f) === BUNDLE;
+const text = (files: string[]) => files.filter(inBundle).map((f) => readFileSync(f, 'utf8')).join('\n');
+
+describe('bundles', () => {
+  it('the server is node dist/bundle/server.js serve --name N --home H', () => {
+    const argv = readFileSync(`/proc/${serverPid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    assert.deepEqual(argv.slice(1), [path.join(BUNDLE, 'server.js'), 'serve', '--name', 'bundle', '--home', c.env.SKIFF_HOME]);
+  });
+
+  it('the server loads only its bundle (and the native SQLite package), none of the CLI', () => {
+    const files = loaded(serverPid);
+    assert.ok(files.includes(path.join(BUNDLE, 'server.js')), files.join('\n'));
+    const others = files.filter((f) => !inBundle(f) && !f.includes(`${path.sep}node_modules${path.sep}better-sqlite3${path.sep}`));
+    assert.deepEqual(others, [], 'nothing from dist/src or other packages');
+    assert.doesNotMatch(text(files), /class CommanderError\b/, 'commander is not loaded');
+  });
+
+  it('the CLI (bin/skiff) loads only its bundle, not the control plane', () => {
+    const cli = readdirSync(loadsDir).map((f) => Number(f.replace('.txt', ''))).filter((p) => p !== serverPid);
+    assert.equal(cli.length, 1, 'one CLI process: create cluster');
+    const files = loaded(cli[0]);
+    assert.equal(files[0], path.join(REPO, 'bin', 'skiff'));
+    assert.ok(files.includes(path.join(BUNDLE, 'cli.js')));
+    assert.deepEqual(files.slice(1).filter((f) => !inBundle(f)), []);
+    assert.doesNotMatch(text(files), /function runControlPlane\b/);
+  });
+
+  it('the bundled server finds the built-in schemas (definitions.json)', async () => {
+    const r = await c.request('GET', '/openapi/v3/api/v1');
+    assert.equal(r.status, 200);
+    assert.ok(JSON.parse(r.body).components.schemas['io.k8s.api.core.v1.Pod']);
+  });
+
+  it('its pods get the Node preloads and the image stand-in servers', async () => {
+    await c.k(['run', 'web', '--image=nginx', '--port=80']);
+    const ip = await eventually(async () => {
+      const pod = JSON.parse(await c.k(['get', 'pod', 'web', '-o', 'json']));
+      return pod.status.conditions?.some((x: { type: string; status: string }) => x.type === 'Ready' && x.status === 'True') && (pod.status.podIP as string);
+    }, 'pod web Ready', 30_000);
+    // Ready means started (no readiness probe): the stand-in may still be binding its port.
+    const body = await eventually(async () => {
+      const res = await fetch(`http://${ip}:80/`);
+      return res.status === 200 && (await res.text());
+    }, `http://${ip}:80/ answering`);
+    assert.match(body, /nginx/i);
+    const env = await c.k(['exec', 'web', '--', 'printenv', 'NODE_OPTIONS']);
+    for (const f of ['bind-pod-ip.cjs', 'resolve-cluster-names.cjs']) {
+      assert.ok(env.includes(JSON.stringify(path.join(REPO, 'src', 'kubelet', 'runtime', 'preload', f))), env);
+    }
+  });
+});
