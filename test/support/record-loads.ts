@@ -1,7 +1,19 @@
 // Preload (`node --import <this file>`, also through NODE_OPTIONS into child processes) that
-// records every file the ES module loader loads, one URL a line, in $RECORD_LOADS_DIR/<pid>.txt:
-// which files a process really ran (the bundles or the tsc output).
-import { register } from 'node:module';
+// records every file a process loads as a module, one file URL a line, in
+// $RECORD_LOADS_DIR/<pid>.txt: ES modules through a loader hook, CommonJS files as they compile.
+// Shows which files a process really ran (the bundles or the tsc output) and when.
+import { appendFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 const dir = process.env.RECORD_LOADS_DIR;
-if (dir) register('./record-loads-hooks.js', import.meta.url, { data: { file: `${dir}/${process.pid}.txt` } });
+if (dir) {
+  const file = `${dir}/${process.pid}.txt`;
+  register('./record-loads-hooks.js', import.meta.url, { data: { file } });
+  const Module = createRequire(import.meta.url)('node:module') as { prototype: { _compile(content: string, filename: string): unknown } };
+  const compile = Module.prototype._compile;
+  Module.prototype._compile = function (content: string, filename: string) {
+    appendFileSync(file, `${pathToFileURL(filename).href}\n`);
+    return compile.call(this, content, filename);
+  };
+}

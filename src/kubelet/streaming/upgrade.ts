@@ -2,7 +2,7 @@
 // for, the 101 for SPDY, and refusing an upgrade with a Kubernetes Status body.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { StatusError } from '../../machinery/errors.js';
 
 export function isWebSocketRequest(req: IncomingMessage): boolean {
@@ -72,13 +72,20 @@ export function acceptSpdy(socket: Duplex, protocol: string): void {
  * (kubectl's `SPDY/3.1+portforward.k8s.io`).
  */
 export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string, onOpen: (ws: WebSocket) => void): void {
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
-  delete req.headers['sec-websocket-protocol'];
-  if (protocol !== '') wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${protocol}`));
-  wss.handleUpgrade(req, socket, head, (ws) => {
-    wss.close();
-    onOpen(ws);
-  });
+  // `ws` loads with the first WebSocket stream, not with the server. Meanwhile the socket buffers
+  // whatever the client sends (nothing reads it yet).
+  import('ws').then(
+    ({ WebSocketServer }) => {
+      const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+      delete req.headers['sec-websocket-protocol'];
+      if (protocol !== '') wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${protocol}`));
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        wss.close();
+        onOpen(ws);
+      });
+    },
+    (e: Error) => rejectUpgrade(socket, new StatusError(500, 'InternalError', `cannot load the WebSocket library: ${e.message}`)),
+  );
 }
 
 export function notUpgradeError(what: string): StatusError {
