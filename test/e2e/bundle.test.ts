@@ -1,11 +1,12 @@
-// What `bin/skiff` really runs: the CLI bundle, which spawns the server bundle (dist/bundle/), and
-// the files both find from there (schemas, the Node preloads, image stand-ins). Every ES module a
-// process loads is recorded through a loader hook (test/support/record-loads.ts).
+// What `bin/skiff` really runs: the CLI bundle, which spawns the server bundle (dist/bundle/), each
+// through its V8 code cache, and the files both find from there (schemas, the Node preloads, image
+// stand-ins). Every module and script a process loads is recorded (test/support/record-loads.ts).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sourceHash } from '../../src/machinery/code-cache.js';
 import { REPO, TestCluster, eventually } from './harness.js';
 
 const RECORDER = fileURLToPath(new URL('../support/record-loads.js', import.meta.url));
@@ -28,7 +29,7 @@ after(async () => {
   await c?.destroy();
 });
 
-/** Files (absolute paths) the process `pid` loaded as ES modules. */
+/** Files (absolute paths) the process `pid` loaded as modules or scripts, in order. */
 function loaded(pid: number): string[] {
   return readFileSync(path.join(loadsDir, `${pid}.txt`), 'utf8').trim().split('\n').map((u) => fileURLToPath(u));
 }
@@ -38,6 +39,8 @@ const inBundle = (f: string) => path.dirname(f) === BUNDLE;
 const bundles = (files: string[], source: string) => files.filter(inBundle).some((f) => readFileSync(f, 'utf8').includes(`\n// ${source}\n`));
 /** better-sqlite3 and the packages it requires. */
 const SQLITE = ['better-sqlite3', 'bindings', 'file-uri-to-path'].map((p) => `${path.sep}node_modules${path.sep}${p}${path.sep}`);
+/** The code cache loader, the one module of the tsc output the bundles' entries import. */
+const LOADER = path.join(REPO, 'dist', 'src', 'machinery', 'code-cache.js');
 
 describe('bundles', () => {
   it('the server is node dist/bundle/server.js serve --name N --home H', () => {
@@ -45,14 +48,20 @@ describe('bundles', () => {
     assert.deepEqual(argv.slice(1), [path.join(BUNDLE, 'server.js'), 'serve', '--name', 'bundle', '--home', c.env.SKIFF_HOME]);
   });
 
-  it('the server loads only its bundle (and the native SQLite package), none of the CLI', () => {
+  it('the server runs its bundle through the code cache loader, and nothing else: no CLI, no packages', () => {
     const files = loaded(serverPid);
-    assert.ok(files.includes(path.join(BUNDLE, 'server.js')), files.join('\n'));
-    const others = files.filter((f) => !inBundle(f) && !SQLITE.some((p) => f.includes(p)));
-    assert.deepEqual(others, [], 'nothing from dist/src or other packages: not yaml, not protobufjs');
+    assert.deepEqual(files.filter((f) => !SQLITE.some((p) => f.includes(p))), [path.join(BUNDLE, 'server.js'), LOADER, path.join(BUNDLE, 'server.cjs')]);
     assert.ok(bundles(files, 'dist/src/controlplane/run.js'));
     assert.ok(!bundles(files, 'node_modules/commander/lib/command.js'), 'commander is not loaded');
-    assert.ok(!bundles(files, 'node_modules/ws/lib/websocket-server.js'), 'ws is not loaded');
+  });
+
+  it('the server bundle has its code cache, bound to its source', async () => {
+    // Written by the first server that ran this build, a moment after it served.
+    const header = await eventually(async () => {
+      const cache = readFileSync(path.join(BUNDLE, 'server.cjs.cache'));
+      return cache.subarray(0, cache.indexOf(10)).toString();
+    }, 'dist/bundle/server.cjs.cache', 5000);
+    assert.equal(header, `skiff-code-cache ${sourceHash(readFileSync(path.join(BUNDLE, 'server.cjs')))} server`);
   });
 
   it('YAML, protobuf bodies and WebSocket streams load their libraries on first use', async () => {
@@ -64,20 +73,18 @@ describe('bundles', () => {
     const fromPackage = (name: string) => files.some((f) => f.includes(`${path.sep}node_modules${path.sep}${name}${path.sep}`));
     assert.ok(fromPackage('yaml'), 'yaml loaded');
     assert.ok(fromPackage('protobufjs'), 'protobufjs loaded');
-    assert.ok(!bundles(files, 'node_modules/ws/lib/websocket-server.js'));
+    assert.ok(!fromPackage('ws'));
     await c.k(['run', 'shell', '--image=busybox', '--', 'sleep', '3600']);
     await eventually(async () => JSON.parse(await c.k(['get', 'pod', 'shell', '-o', 'json'])).status.phase === 'Running', 'pod shell Running');
     assert.equal((await c.k(['exec', 'shell', '--', 'echo', 'hi'])).trim(), 'hi'); // kubectl 1.32 execs over a WebSocket
-    assert.ok(bundles(loaded(serverPid), 'node_modules/ws/lib/websocket-server.js'), 'ws loaded from its chunk');
+    assert.ok(loaded(serverPid).some((f) => f.includes(`${path.sep}node_modules${path.sep}ws${path.sep}`)), 'ws loaded');
   });
 
-  it('the CLI (bin/skiff) loads only its bundle, not the control plane', () => {
+  it('the CLI (bin/skiff) runs its bundle through the code cache loader, not the control plane', () => {
     const cli = readdirSync(loadsDir).map((f) => Number(f.replace('.txt', ''))).filter((p) => p !== serverPid);
     assert.equal(cli.length, 1, 'one CLI process: create cluster');
     const files = loaded(cli[0]);
-    assert.equal(files[0], path.join(REPO, 'bin', 'skiff'));
-    assert.ok(files.includes(path.join(BUNDLE, 'cli.js')));
-    assert.deepEqual(files.slice(1).filter((f) => !inBundle(f)), []);
+    assert.deepEqual(files, [path.join(REPO, 'bin', 'skiff'), path.join(BUNDLE, 'cli.js'), LOADER, path.join(BUNDLE, 'cli.cjs')]);
     assert.ok(bundles(files, 'node_modules/commander/lib/command.js'));
     assert.ok(!bundles(files, 'dist/src/controlplane/run.js'), 'not the control plane');
   });
