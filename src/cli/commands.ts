@@ -4,7 +4,7 @@
 import { joinCommand, loadOrCreateJoinToken } from '../cluster/join.js';
 import { promises as fs } from 'node:fs';
 import { DEFAULT_CLUSTER_NAME, defaultClusterConfig, firstServiceIP, parseClusterConfig, validateClusterName } from '../cluster/config.js';
-import { waitForApi, waitForNodes } from '../cluster/health.js';
+import { probeAgent, waitForApi, waitForNodes } from '../cluster/health.js';
 import { clientHost, contextName, mergeKubeconfig, removeFromKubeconfig, renderKubeconfig, resolveKubeconfigPath, serverUrl } from '../cluster/kubeconfig.js';
 import { createClusterPki, createSelfSignedServingCert, issueClientCert, issueServingCert, loadPki, saveIssued, savePki, type ClusterPki } from '../cluster/pki.js';
 import { assertPortFree, freePort, isRunning, logTail, spawnServer, stopServers, type SpawnedServer } from '../cluster/processes.js';
@@ -63,26 +63,29 @@ async function bringUp(ctx: CliContext, state: ClusterState, pki: ClusterPki, wa
   const started = Date.now();
   const deadline = started + (wait > 0 ? wait : DEFAULT_WAIT_MS);
   const host = clientHost(state.host);
+  const agent = probeAgent(pki);
   try {
     const server = await progress.step('Starting control-plane 🕹️', async () => {
       const s = await launched();
       s.start();
       await s.ready(deadline);
-      await waitForApi({ host, port: state.port, pki, deadline, checkAlive: s.checkAlive });
+      await waitForApi({ host, port: state.port, pki, deadline, checkAlive: s.checkAlive, agent });
       return s;
     });
     if (wait > 0) {
       const waitStart = Date.now();
       await progress.step(`Waiting ≤ ${formatDuration(wait)} for control-plane = Ready ⏳`, () =>
-        waitForNodes({ host, port: state.port, pki, deadline, checkAlive: server.checkAlive }, state.config.nodes.map((n) => n.name)));
+        waitForNodes({ host, port: state.port, pki, deadline, checkAlive: server.checkAlive, agent }, state.config.nodes.map((n) => n.name)));
       say(ctx.stdout, ` • Ready after ${formatDuration(Date.now() - waitStart)} 💚`);
     }
   } catch (e) {
+    agent.destroy();
     await stopServers(ctx.home, state.name);
     const tail = await logTail(ctx.home, state.name);
     if (tail) say(ctx.stderr, `Control plane log (${clusterPaths(ctx.home, state.name).log}), last lines:\n${tail}`);
     throw new CliError((e as Error).message);
   }
+  agent.destroy();
 }
 
 export async function createCluster(

@@ -8,6 +8,7 @@
 // source only by length, so the header binds the cache to the exact source. A cache that cannot be
 // read, is stale or is rejected is ignored (and replaced when the caller saves one); one that
 // cannot be written (read-only installation) is not an error.
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
@@ -53,8 +54,10 @@ function readCache(file: string, hash: string): { data?: Buffer; tag?: string; s
  */
 export function loadBundle(file: string | URL, hash?: string): LoadedBundle {
   const filename = file instanceof URL ? fileURLToPath(file) : file;
-  const source = readFileSync(filename, 'utf8');
-  const digest = hash ?? sourceHash(source);
+  const bytes = readFileSync(filename);
+  // The build leaves the bundles pure ASCII, which decodes faster (and V8 stores it one byte a character).
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+  const digest = hash ?? sourceHash(bytes);
   const cacheFile = `${filename}.cache`;
   const cached = readCache(cacheFile, digest);
   const script = new vm.Script(Module.wrap(source), {

@@ -79,6 +79,12 @@ test('a cache V8 refuses is reported rejected, the bundle still runs, and saving
   assert.equal(load(file).cache, 'used');
 });
 
+test('a bundle with non-ASCII text is read as UTF-8 (the build escapes it, but the loader does not rely on that)', () => {
+  const file = bundle('utf8', 'µs → ✓');
+  assert.equal(load(file, { save: 't' }).said, 'µs → ✓');
+  assert.deepEqual(load(file), { cache: 'used', tag: 't', said: 'µs → ✓', exports: { dep: 42, file, dir: path.dirname(file), self: true } });
+});
+
 test('a cache that cannot be written is no error, and leaves nothing behind', () => {
   const file = bundle('readonly', 'x');
   mkdirSync(`${file}.cache`); // the rename onto it fails
