@@ -77,7 +77,7 @@ export async function runServer(opts: { name: string; home: string }, run: Contr
   const state = await readClusterState(opts.home, opts.name);
   const paths = clusterPaths(opts.home, opts.name);
   const pki = await loadPki(paths.pki);
-  log(`starting control plane for cluster "${state.name}" on ${state.host}:${state.port}`);
+  log(`starting control plane for cluster "${state.name}" on ${state.host}:${state.port} (process up ${Math.round(process.uptime() * 1000)} ms)`);
   const handle = await run({
     name: state.name, stateDir: paths.dir, host: state.host, port: state.port, pki, cluster: state.config, log,
   });
