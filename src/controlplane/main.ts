@@ -9,12 +9,14 @@ import { parseServeArgs } from '../cluster/state.js';
 import { runControlPlane } from './run.js';
 
 /** Run the server for process.argv; resolves once it serves. On failure it logs and exits 1. */
-export function main(): Promise<void> {
-  return runServer(parseServeArgs(process.argv.slice(2)), runControlPlane).catch((e) => {
+export async function main(): Promise<void> {
+  try {
+    await runServer(parseServeArgs(process.argv.slice(2)), runControlPlane);
+  } catch (e) {
     // stderr is the cluster log: keep the whole stack for whoever reads it.
     process.stderr.write(`${(e as Error)?.stack ?? e}\n`);
     process.exit(1);
-  });
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();

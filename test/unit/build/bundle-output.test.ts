@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAscii } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,12 @@ test("each entry loads its bundle with the bundle's own hash", () => {
     const hash = sourceHash(readFileSync(path.join(BUNDLE, `${name}.cjs`)));
     assert.match(entry, new RegExp(`loadBundle\\(new URL\\('\\./${name}\\.cjs', import\\.meta\\.url\\), '${hash}'\\)`));
   }
+});
+
+test('the server entry runs the bundled server, which takes exactly the serve arguments', () => {
+  const r = spawnSync(process.execPath, [path.join(BUNDLE, 'server.js'), 'serve', '--name', 'x'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^Error: usage: serve --name <cluster> --home <dir> \(got: serve --name x\)\n\s+at parseServeArgs \(\S+\/dist\/bundle\/server\.cjs:/);
 });
 
 test('the bundles are pure ASCII (V8 then keeps their source at one byte a character)', () => {
