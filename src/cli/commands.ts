@@ -4,10 +4,10 @@
 import { joinCommand, loadOrCreateJoinToken } from '../cluster/join.js';
 import { promises as fs } from 'node:fs';
 import { DEFAULT_CLUSTER_NAME, defaultClusterConfig, firstServiceIP, parseClusterConfig, validateClusterName } from '../cluster/config.js';
-import { waitForApi, waitForNodes } from '../cluster/health.js';
+import { probeAgent, waitForApi, waitForNodes } from '../cluster/health.js';
 import { clientHost, contextName, mergeKubeconfig, removeFromKubeconfig, renderKubeconfig, resolveKubeconfigPath, serverUrl } from '../cluster/kubeconfig.js';
 import { createClusterPki, createSelfSignedServingCert, issueClientCert, issueServingCert, loadPki, saveIssued, savePki, type ClusterPki } from '../cluster/pki.js';
-import { assertPortFree, freePort, isRunning, logTail, spawnServer, stopServers } from '../cluster/processes.js';
+import { assertPortFree, freePort, isRunning, logTail, spawnServer, stopServers, type SpawnedServer } from '../cluster/processes.js';
 import { clusterExists, clusterPaths, createClusterDirs, listClusters, readClusterState, UnknownClusterError, writeClusterState, type ClusterState } from '../cluster/state.js';
 import { formatDuration, parseDuration, Progress, type Output } from './progress.js';
 
@@ -44,34 +44,48 @@ async function existingState(ctx: CliContext, name: string): Promise<ClusterStat
 }
 
 /**
- * Run the server and wait for it: the API answering /readyz (bounded by the wait, or by 60s when
- * --wait is 0), then, with a non-zero wait, every configured node Ready. On failure the server is
- * stopped and the log tail printed.
+ * Spawn the cluster's server. It loads its code meanwhile, but starts only on server.start() (see
+ * spawnServer), so `create` finishes the certificates in parallel.
  */
-async function bringUp(ctx: CliContext, state: ClusterState, pki: ClusterPki, wait: number): Promise<void> {
+async function launch(ctx: CliContext, state: ClusterState): Promise<SpawnedServer> {
+  await assertPortFree(state.host, state.port);
+  return spawnServer({ entry: ctx.serverEntry, name: state.name, home: ctx.home, env: ctx.env });
+}
+
+/**
+ * Let the launched server start and wait for it: its report that the API serves, confirmed by
+ * `/readyz` answering 200 to the admin credentials (bounded by the wait, or by 60s when --wait is
+ * 0), then, with a non-zero wait, every configured node Ready. On failure the server is stopped
+ * and the log tail printed.
+ */
+async function bringUp(ctx: CliContext, state: ClusterState, pki: ClusterPki, wait: number, launched: () => Promise<SpawnedServer>): Promise<void> {
   const progress = new Progress(ctx.stdout);
   const started = Date.now();
   const deadline = started + (wait > 0 ? wait : DEFAULT_WAIT_MS);
   const host = clientHost(state.host);
+  const agent = probeAgent(pki);
   try {
     const server = await progress.step('Starting control-plane 🕹️', async () => {
-      await assertPortFree(state.host, state.port);
-      const s = await spawnServer({ entry: ctx.serverEntry, name: state.name, home: ctx.home, env: ctx.env });
-      await waitForApi({ host, port: state.port, pki, deadline, checkAlive: s.checkAlive });
+      const s = await launched();
+      s.start();
+      await s.ready(deadline);
+      await waitForApi({ host, port: state.port, pki, deadline, checkAlive: s.checkAlive, agent });
       return s;
     });
     if (wait > 0) {
       const waitStart = Date.now();
       await progress.step(`Waiting ≤ ${formatDuration(wait)} for control-plane = Ready ⏳`, () =>
-        waitForNodes({ host, port: state.port, pki, deadline, checkAlive: server.checkAlive }, state.config.nodes.map((n) => n.name)));
+        waitForNodes({ host, port: state.port, pki, deadline, checkAlive: server.checkAlive, agent }, state.config.nodes.map((n) => n.name)));
       say(ctx.stdout, ` • Ready after ${formatDuration(Date.now() - waitStart)} 💚`);
     }
   } catch (e) {
+    agent.destroy();
     await stopServers(ctx.home, state.name);
     const tail = await logTail(ctx.home, state.name);
     if (tail) say(ctx.stderr, `Control plane log (${clusterPaths(ctx.home, state.name).log}), last lines:\n${tail}`);
     throw new CliError((e as Error).message);
   }
+  agent.destroy();
 }
 
 export async function createCluster(
@@ -102,7 +116,7 @@ export async function createCluster(
   const progress = new Progress(ctx.stdout);
   let created = false;
   try {
-    const { state, pki } = await progress.step('Preparing certificates 🔐', async () => {
+    const { state, pki, server } = await progress.step('Preparing certificates 🔐', async () => {
       try {
         await createClusterDirs(ctx.home, name);
       } catch (e) {
@@ -112,15 +126,17 @@ export async function createCluster(
       created = true;
       const host = config.networking.apiServerAddress;
       const port = config.networking.apiServerPort || (await freePort(host));
+      const state: ClusterState = { name, config, host, port, createdAt: new Date().toISOString(), kubeconfig };
+      await writeClusterState(ctx.home, state);
+      // The server loads its code while the certificates are made: it waits for start().
+      const server = await launch(ctx, state);
       const wildcard = host === '0.0.0.0' || host === '::';
       const pki = await createClusterPki({ name, sans: [...(wildcard ? [] : [host]), firstServiceIP(config.networking.serviceSubnet)] });
       await savePki(clusterPaths(ctx.home, name).pki, pki);
       await preIssueComponentCerts(clusterPaths(ctx.home, name).pki, pki, config.nodes.map((n) => n.name));
-      const state: ClusterState = { name, config, host, port, createdAt: new Date().toISOString(), kubeconfig };
-      await writeClusterState(ctx.home, state);
-      return { state, pki };
+      return { state, pki, server };
     });
-    await bringUp(ctx, state, pki, wait);
+    await bringUp(ctx, state, pki, wait, async () => server);
     await mergeKubeconfig(kubeconfig, {
       name: contextName(name), server: serverUrl(state.host, state.port),
       caCert: pki.ca.cert, clientCert: pki.admin.cert, clientKey: pki.admin.key,
@@ -149,7 +165,7 @@ export async function startCluster(ctx: CliContext, opts: { name?: string; wait?
   await stopServers(ctx.home, state.name); // clears stale pid files left by a crash
   const pki = await loadPki(clusterPaths(ctx.home, state.name).pki);
   say(ctx.stdout, `Starting cluster "${state.name}" ...`);
-  await bringUp(ctx, state, pki, wait);
+  await bringUp(ctx, state, pki, wait, () => launch(ctx, state));
   say(ctx.stdout, `Cluster "${state.name}" is running at ${serverUrl(state.host, state.port)}`);
 }
 
@@ -223,8 +239,8 @@ export async function getJoinCommand(ctx: CliContext, opts: { name?: string }): 
   say(ctx.stdout, joinCommand(serverUrl(state.host, state.port), loadOrCreateJoinToken(paths.pki), pki.ca.cert));
 }
 
-/** The certificates the control plane hands its kubelets and uses towards them, issued while the
- * X.509 code is loaded here anyway (keeps the server's start-up free of it). */
+/** The certificates the control plane hands its kubelets and uses towards them, issued here so the
+ * server's start-up does not have to. */
 async function preIssueComponentCerts(dir: string, pki: ClusterPki, nodes: string[]): Promise<void> {
   await saveIssued(dir, 'kube-apiserver-kubelet-client', await issueClientCert(pki, 'kube-apiserver-kubelet-client', ['system:masters']));
   for (const n of nodes) await saveIssued(dir, `kubelet-${n}`, await issueServingCert(pki, n, [n]));

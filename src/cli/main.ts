@@ -2,8 +2,10 @@
 // stderr on failure (set SKIFF_DEBUG=1 to also get the stack of an unexpected error).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { ROOT, serverEntry } from '../machinery/install.js';
 import { skiffHome } from '../cluster/state.js';
 import {
   createCluster, deleteAllClusters, deleteCluster, getClusters, getJoinCommand, getKubeconfig, startCluster, stopCluster, type CliContext,
@@ -14,19 +16,16 @@ export interface CliDeps {
   env: NodeJS.ProcessEnv;
   stdout: Output;
   stderr: Output;
-  /** Entry script of the background server; defaults to this file (its hidden `serve` command). */
+  /** Entry script of the background server (run as `node <entry> serve --name N --home H`). */
   serverEntry: string;
 }
 
-// The nearest package.json above this file (src/cli/ when run from source, dist/src/cli/ when built).
 function version(): string {
-  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'skiff' && pkg.version) return pkg.version;
-    } catch {
-      // not here; look further up
-    }
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'skiff' && pkg.version) return pkg.version;
+  } catch {
+    // not installed the usual way
   }
   return 'unknown';
 }
@@ -38,7 +37,7 @@ export async function runCli(argv: string[], deps: Partial<CliDeps> = {}): Promi
     env,
     stdout: deps.stdout ?? process.stdout,
     stderr: deps.stderr ?? process.stderr,
-    serverEntry: deps.serverEntry ?? fileURLToPath(import.meta.url),
+    serverEntry: deps.serverEntry ?? serverEntry(),
     home: skiffHome(env),
   };
   const program = new Command('skiff')
@@ -111,22 +110,6 @@ export async function runCli(argv: string[], deps: Partial<CliDeps> = {}): Promi
     ctx.stdout.write(`skiff v${version()} node ${process.version} ${os.platform()}/${os.arch()}\n`);
   });
 
-  // Internal: the background server that `create`/`start` spawn. Loaded lazily so the other verbs
-  // never depend on the control plane's modules.
-  program.command('serve', { hidden: true })
-    .requiredOption('--name <name>')
-    .requiredOption('--home <dir>')
-    .action(async (o: { name: string; home: string }) => {
-      try {
-        const { serve } = await import('./serve.js');
-        await serve(o);
-      } catch (e) {
-        // stderr is the cluster log here: keep the whole stack for whoever reads it.
-        ctx.stderr.write(`${(e as Error)?.stack ?? e}\n`);
-        throw e;
-      }
-    });
-
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -144,6 +127,7 @@ export async function runCli(argv: string[], deps: Partial<CliDeps> = {}): Promi
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // exitCode, not exit(): `serve` keeps running on the control plane's handles after parse returns.
-  process.exitCode = await runCli(process.argv.slice(2));
+  void runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -1,6 +1,7 @@
 // Readiness of a cluster as a client sees it: HTTPS verified against the cluster CA, authenticated
 // with the admin client certificate — the same trust path kubectl uses.
 import https from 'node:https';
+import tls from 'node:tls';
 import type { ClusterPki } from './pki.js';
 
 export interface ApiResponse {
@@ -8,13 +9,21 @@ export interface ApiResponse {
   body: string;
 }
 
-export function apiGet(host: string, port: number, pki: ClusterPki, path: string, timeoutMs = 5000): Promise<ApiResponse> {
+/**
+ * A keep-alive agent for a series of probes: one TLS connection for all of them, its credentials
+ * parsed at once (before the server is up, off the critical path). destroy() it when done.
+ */
+export function probeAgent(pki: ClusterPki): https.Agent {
+  return new https.Agent({ keepAlive: true, maxSockets: 1, secureContext: tls.createSecureContext({ ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key }) });
+}
+
+export function apiGet(host: string, port: number, pki: ClusterPki, path: string, timeoutMs = 5000, agent?: https.Agent): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
         host, port, path, method: 'GET',
         ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key,
-        agent: false, // one connection per probe: nothing left open to keep the CLI alive
+        agent: agent ?? false, // without one: a connection per probe, nothing left open to keep the CLI alive
         timeout: timeoutMs,
         headers: { accept: 'application/json' },
       },
@@ -39,6 +48,8 @@ export interface WaitOptions {
   deadline: number;
   /** Throws when the server process is known to have died, to fail fast instead of waiting it out. */
   checkAlive: () => void;
+  /** Connection reuse across probes (probeAgent); by default each probe has its own connection. */
+  agent?: https.Agent;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,7 +64,7 @@ export async function waitForApi(o: WaitOptions): Promise<void> {
   for (;;) {
     o.checkAlive();
     try {
-      const r = await apiGet(o.host, o.port, o.pki, '/readyz', Math.max(100, Math.min(2000, timeLeft(o.deadline))));
+      const r = await apiGet(o.host, o.port, o.pki, '/readyz', Math.max(100, Math.min(2000, timeLeft(o.deadline))), o.agent);
       if (r.status === 200) return;
       last = `/readyz answered ${r.status}${r.body ? `: ${r.body.trim().split('\n')[0]}` : ''}`;
       if (r.status === 401 || r.status === 403) throw new Error(`the API server refused the admin credentials (${last})`);
@@ -81,7 +92,7 @@ export async function waitForNodes(o: WaitOptions, names: string[]): Promise<voi
   for (let first = true; ; first = false) {
     o.checkAlive();
     try {
-      const r = await apiGet(o.host, o.port, o.pki, '/api/v1/nodes', Math.max(100, Math.min(2000, timeLeft(o.deadline))));
+      const r = await apiGet(o.host, o.port, o.pki, '/api/v1/nodes', Math.max(100, Math.min(2000, timeLeft(o.deadline))), o.agent);
       if (r.status === 404) return;
       if (r.status === 200) {
         const list = JSON.parse(r.body) as NodeList;

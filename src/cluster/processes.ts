@@ -2,18 +2,27 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, promises as fs } from 'node:fs';
 import net from 'node:net';
-import { CONTROL_PLANE } from './server.js';
+import { CONTROL_PLANE, type LauncherMessage, type ServerMessage } from './server.js';
 import { clusterPaths, isOurProcess, readPids, removePid, serveArgs, writePid } from './state.js';
 
 export interface SpawnedServer {
   pid: number;
   /** Throws if the process has exited (while this CLI is still around to see it). */
   checkAlive(): void;
+  /** The cluster's state and certificates are complete: let the server start its control plane. */
+  start(): void;
+  /**
+   * Resolves when the server reports that its API serves; rejects if it exits first or when
+   * `deadline` (ms since epoch) passes. Either way the channel to it is then closed.
+   */
+  ready(deadline: number): Promise<void>;
 }
 
 /**
  * Start `node <entry> serve --name N --home H` detached, with stdout+stderr appended to the
- * cluster's log, and record its pid. The CLI may exit right after; the server lives on.
+ * cluster's log and an IPC channel to this process, and record its pid. The server loads its code
+ * and then waits for start() (see runServer), so the caller may finish the cluster's files
+ * meanwhile. The CLI may exit right after ready(); the server lives on.
  */
 export async function spawnServer(opts: { entry: string; name: string; home: string; env: NodeJS.ProcessEnv }): Promise<SpawnedServer> {
   const paths = clusterPaths(opts.home, opts.name);
@@ -22,7 +31,7 @@ export async function spawnServer(opts: { entry: string; name: string; home: str
   try {
     const child = spawn(process.execPath, [opts.entry, ...serveArgs(opts.name, opts.home)], {
       detached: true, // own process group: a Ctrl-C in the creating terminal does not reach it
-      stdio: ['ignore', fd, fd],
+      stdio: ['ignore', fd, fd, 'ipc'],
       env: opts.env,
     });
     const pid = child.pid;
@@ -30,15 +39,51 @@ export async function spawnServer(opts: { entry: string; name: string; home: str
       const err = await new Promise<Error>((r) => child.once('error', r));
       throw new Error(`cannot start the control plane: ${err.message}`);
     }
-    child.once('exit', (code, signal) => {
-      exit = signal ? `signal ${signal}` : `exit code ${code}`;
-    });
     child.unref();
+    // Waiting in ready() keeps this process alive (a timer); the channel itself never does.
+    child.channel?.unref();
+    child.on('error', () => {}); // a send to a server that already exited: its exit is reported instead
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        exit = signal ? `signal ${signal}` : `exit code ${code}`;
+        resolve();
+      });
+    });
+    // Set up now, so no message is missed; 'gone' waits a turn so a message sent just before the
+    // channel closed is seen first.
+    const outcome = new Promise<'ready' | 'gone'>((resolve) => {
+      child.on('message', (m: ServerMessage) => {
+        if (m?.type === 'ready') resolve('ready');
+      });
+      child.once('disconnect', () => setImmediate(() => resolve('gone')));
+      void exited.then(() => setImmediate(() => resolve('gone')));
+    });
     await writePid(opts.home, opts.name, CONTROL_PLANE, pid);
     return {
       pid,
       checkAlive() {
         if (exit) throw new Error(`the control plane exited (${exit})`);
+      },
+      start() {
+        const msg: LauncherMessage = { type: 'start' };
+        if (child.connected) child.send(msg);
+      },
+      async ready(deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = () => new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()))));
+        try {
+          const first = await Promise.race([outcome, timeout()]);
+          if (first === 'ready') return;
+          if (first === 'timeout') throw new Error('the API server did not become ready in time (the control plane has not reported ready)');
+          clearTimeout(timer);
+          // The channel closed without a ready message: the process is exiting.
+          await Promise.race([exited, timeout()]);
+          if (exit) throw new Error(`the control plane exited (${exit})`);
+          throw new Error('the control plane closed its channel without reporting ready');
+        } finally {
+          clearTimeout(timer);
+          if (child.connected) child.disconnect();
+        }
       },
     };
   } finally {

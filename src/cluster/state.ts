@@ -106,6 +106,15 @@ export function serveArgs(name: string, home: string): string[] {
   return ['serve', '--name', name, '--home', home];
 }
 
+/** The inverse of serveArgs, for the server entry; throws on anything else. */
+export function parseServeArgs(argv: string[]): { name: string; home: string } {
+  const [verb, nameFlag, name, homeFlag, home] = argv;
+  if (argv.length !== 5 || verb !== 'serve' || nameFlag !== '--name' || homeFlag !== '--home' || !name || !home) {
+    throw new Error(`usage: serve --name <cluster> --home <dir> (got: ${argv.join(' ')})`);
+  }
+  return { name, home };
+}
+
 export async function writePid(home: string, name: string, component: string, pid: number): Promise<void> {
   await writeFileAtomic(path.join(clusterPaths(home, name).pids, `${component}.pid`), `${pid}\n`);
 }

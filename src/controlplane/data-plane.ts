@@ -5,7 +5,7 @@
 import { StatusError } from '../machinery/errors.js';
 import type { ApiClient } from '../client/client.js';
 import type { ClusterConfig } from '../cluster/config.js';
-import { ServiceProxy } from '../proxy/index.js';
+import { openKernelProxy, ServiceProxy, type NftablesProxy } from '../proxy/index.js';
 import { IngressBindError, IngressController, CONTROLLER_NAME } from '../ingress/index.js';
 import type { NodeAgent } from '../kubelet/node-agent.js';
 import type { CertKeyPair } from '../cluster/pki-files.js';
@@ -29,6 +29,17 @@ async function ensureIngressClass(client: ApiClient) {
   }
 }
 
+const proxyTable = (cluster: string) => `skiff-${cluster}`;
+
+/** What the data plane can do before the nodes exist: clear (and so probe) the proxy's nft table. */
+export interface DataPlanePreparation {
+  kernel: Promise<NftablesProxy | undefined>;
+}
+
+export function prepareDataPlane(opts: { name: string; log: (line: string) => void }): DataPlanePreparation {
+  return { kernel: openKernelProxy(proxyTable(opts.name), opts.log) };
+}
+
 export async function startDataPlane(opts: {
   name: string;
   cluster: ClusterConfig;
@@ -36,14 +47,29 @@ export async function startDataPlane(opts: {
   client: (identity: string) => ApiClient;
   ingressCert: CertKeyPair;
   log: (line: string) => void;
+  prepared?: DataPlanePreparation;
 }): Promise<DataPlane> {
   const proxy = new ServiceProxy(opts.client('system:kube-proxy'), {
     nodeIPs: opts.agents.map((a) => a.nodeIP),
-    tableName: `skiff-${opts.name}`,
+    tableName: proxyTable(opts.name),
+    kernel: opts.prepared?.kernel,
     log: opts.log,
   });
-  await proxy.start();
+  // The proxy's start is mostly waiting for nft: the ingress starts meanwhile.
+  const [, { ingress, ports, agent }] = await Promise.all([proxy.start(), startIngress(opts)]);
+  opts.log(`ingress serving http://${agent.nodeIP}:${ports.httpPort} and https://${agent.nodeIP}:${ports.httpsPort}`);
+  return {
+    ingressAddress: agent.nodeIP,
+    ingressPorts: ports,
+    async stop() {
+      ingress.stop();
+      await proxy.stop();
+    },
+  };
+}
 
+/** The ingress controller with its default IngressClass, on the first ports it can listen on. */
+async function startIngress(opts: Parameters<typeof startDataPlane>[0]): Promise<{ ingress: IngressController; ports: { httpPort: number; httpsPort: number }; agent: NodeAgent }> {
   await ensureIngressClass(opts.client('system:skiff-bootstrap'));
   // kind puts ingress-nginx on the node labelled ingress-ready=true (else the first node).
   const ingressNode = opts.cluster.nodes.find((n) => n.labels['ingress-ready'] === 'true') ?? opts.cluster.nodes[0];
@@ -59,27 +85,14 @@ export async function startDataPlane(opts: {
     { httpPort: 8080, httpsPort: 8443, extraListeners: [] },
     { httpPort: 0, httpsPort: 0, extraListeners: [] },
   ];
-  let ingress: IngressController | undefined;
-  let ports = { httpPort: 0, httpsPort: 0 };
   for (const a of attempts) {
     const candidate = new IngressController(client, { address: agent.nodeIP, ...a, defaultCertificate: opts.ingressCert, log: opts.log });
     try {
-      ports = await candidate.start();
-      ingress = candidate;
-      break;
+      return { ingress: candidate, ports: await candidate.start(), agent };
     } catch (e) {
       if (!(e instanceof IngressBindError)) throw e;
       opts.log(`ingress: cannot listen on ${e.host}:${e.port} (${e.code}); trying the next option`);
     }
   }
-  if (!ingress) throw new Error('the ingress controller could not listen anywhere');
-  opts.log(`ingress serving http://${agent.nodeIP}:${ports.httpPort} and https://${agent.nodeIP}:${ports.httpsPort}`);
-  return {
-    ingressAddress: agent.nodeIP,
-    ingressPorts: ports,
-    async stop() {
-      ingress!.stop();
-      await proxy.stop();
-    },
-  };
+  throw new Error('the ingress controller could not listen anywhere');
 }

@@ -21,7 +21,7 @@ import { StatusError } from '../machinery/errors.js';
 import type { ApiClient } from '../client/client.js';
 import { startControllers, startLocalNodes } from './components.js';
 import { startClusterDns } from './cluster-dns.js';
-import { startDataPlane } from './data-plane.js';
+import { prepareDataPlane, startDataPlane } from './data-plane.js';
 import { HorizontalPodAutoscalerController, type PodMetric } from '../controllers/hpa/index.js';
 import { loadOrCreateJoinToken } from '../cluster/join.js';
 import { issuedCert } from '../cluster/pki-files.js';
@@ -58,6 +58,8 @@ async function ensureDefaultStorageClass(client: ApiClient): Promise<void> {
 
 export async function runControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const started = Date.now();
+  // Its nft run takes a while and needs nothing from the API: it proceeds while the API starts.
+  const dataPlaneWork = prepareDataPlane({ name: opts.name, log: opts.log });
   let store: Store;
   if (opts.inMemory) store = new MemoryStore();
   else {
@@ -132,7 +134,7 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<Contro
     log: opts.log,
   });
   const ingressCert = await issuedCert(pkiDir, 'ingress-default', (pki) => pki.createSelfSignedServingCert('Skiff Ingress Controller Fake Certificate', ['ingress.local']));
-  const dataPlane = await startDataPlane({ name: opts.name, cluster: opts.cluster, agents: nodes.agents, client: api.client, ingressCert, log: opts.log });
+  const dataPlane = await startDataPlane({ name: opts.name, cluster: opts.cluster, agents: nodes.agents, client: api.client, ingressCert, log: opts.log, prepared: dataPlaneWork });
   metrics.start();
   api.setReady(true);
   opts.log(`control plane "${opts.name}" ready on https://${opts.host}:${server.port} in ${Date.now() - started} ms`);

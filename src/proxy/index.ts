@@ -1,7 +1,7 @@
 // The service proxy (kube-proxy's role): see README.md in this directory.
 export { ServiceProxy, type ServiceProxyOptions, type ProxyMode } from './service-proxy.js';
 export { UserspaceProxy, type UserspaceOptions } from './userspace.js';
-export { NftablesProxy, renderTransaction, kernelCapable, nftUsable } from './nftables.js';
+export { NftablesProxy, renderTransaction, kernelCapable, nftPossible, nftUsable, openKernelProxy } from './nftables.js';
 export { Balancer, type PickContext } from './balancer.js';
 export {
   ALGORITHM_ANNOTATION,

@@ -109,9 +109,9 @@ export function renderTransaction(table: string, ports: readonly ProxyServicePor
   return { script: lines.join('\n') + '\n', state: { chains: new Set(chains.keys()), sets: new Set(sets.keys()) } };
 }
 
-function runNft(args: string[], input?: string): Promise<void> {
+function runNft(args: string[], input?: string, timeoutMs?: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn('nft', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const p = spawn('nft', args, { stdio: ['pipe', 'ignore', 'pipe'], timeout: timeoutMs });
     let err = '';
     p.stderr.on('data', (d) => (err += String(d)));
     p.on('error', reject);
@@ -121,12 +121,27 @@ function runNft(args: string[], input?: string): Promise<void> {
   });
 }
 
-/** Whether nft can be used here (root, the binary, a kernel with nf_tables). Synchronous, for start-up. */
+/** Whether nft could be used here at all (Linux, root); running it tells the rest (nftUsable, reset). */
+export function nftPossible(): boolean {
+  return process.platform === 'linux' && process.getuid?.() === 0;
+}
+
+/** Whether nft can be used here (root, the binary, a kernel with nf_tables). Synchronous. */
 export function nftUsable(): boolean {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  if (!nftPossible()) return false;
   const probe = `skiff-probe-${process.pid}`;
   const r = spawnSync('nft', ['-f', '-'], { input: `add table ip ${probe}\ndelete table ip ${probe}\n`, stdio: ['pipe', 'ignore', 'ignore'], timeout: 5000 });
   return r.status === 0;
+}
+
+/**
+ * The kernel data plane for `table`, cleared of what an earlier run left; undefined where nft
+ * cannot be used (not root, no binary, no nf_tables): the clearing doubles as the probe.
+ */
+export async function openKernelProxy(table: string, log?: (line: string) => void): Promise<NftablesProxy | undefined> {
+  if (!nftPossible()) return undefined;
+  const kernel = new NftablesProxy(table, log);
+  return kernel.reset().then(() => kernel, () => undefined);
 }
 
 /** The UDP backends of each service port ("ip:port"), to find the ones that left. */
@@ -171,9 +186,12 @@ export class NftablesProxy {
     if (!/^[A-Za-z][A-Za-z0-9_-]{0,60}$/.test(table)) throw new Error(`invalid nft table name ${JSON.stringify(table)}`);
   }
 
-  /** Removes a table left by an earlier run (a crash) so the first sync starts from nothing. */
+  /**
+   * Removes a table left by an earlier run (a crash) so the first sync starts from nothing. Fails
+   * where nft cannot be used (no binary, no nf_tables), so it doubles as the probe for that.
+   */
   async reset(): Promise<void> {
-    await runNft(['-f', '-'], `add table ip ${this.table}\ndelete table ip ${this.table}\n`);
+    await runNft(['-f', '-'], `add table ip ${this.table}\ndelete table ip ${this.table}\n`, 5000);
     this.state = undefined;
   }
 

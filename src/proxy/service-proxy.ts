@@ -15,7 +15,7 @@ import { Informer, cacheKey } from '../client/informer.js';
 import { R, type ApiClient } from '../client/client.js';
 import { buildServicePorts, serviceBackends, type ProxyServicePort } from './model.js';
 import { UserspaceProxy } from './userspace.js';
-import { NftablesProxy, kernelCapable, nftUsable } from './nftables.js';
+import { NftablesProxy, kernelCapable, openKernelProxy } from './nftables.js';
 
 export type ProxyMode = 'auto' | 'kernel' | 'userspace';
 
@@ -25,6 +25,8 @@ export interface ServiceProxyOptions {
   mode?: ProxyMode;
   /** The nft table this proxy owns (kernel mode). Default `skiff-proxy`; use `skiff-<cluster>`. */
   tableName?: string;
+  /** That table opened ahead (openKernelProxy), so its nft run overlaps other start-up work. */
+  kernel?: Promise<NftablesProxy | undefined>;
   log?: (line: string) => void;
   /** Kernel rule rewrites at most this often (ms, default 50). */
   minSyncIntervalMs?: number;
@@ -98,10 +100,9 @@ export class ServiceProxy {
     if (this.started) return;
     this.started = true;
     if (this.requested !== 'userspace') {
-      const usable = nftUsable();
-      if (usable) {
-        this.kernel = new NftablesProxy(this.opts.tableName ?? 'skiff-proxy', this.log);
-        await this.kernel.reset();
+      const kernel = await (this.opts.kernel ?? openKernelProxy(this.opts.tableName ?? 'skiff-proxy', this.log));
+      if (kernel) {
+        this.kernel = kernel;
         this.resolved = 'kernel';
       } else if (this.requested === 'kernel') {
         throw new Error('service proxy: kernel mode needs root and a working nft (nftables)');

@@ -1,10 +1,12 @@
-// Build step (`node dist/api/openapi/generate.js`, after tsc): writes definitions.json next to this
-// file so the server loads the built-in schemas without reading @kubernetes/client-node at runtime.
+// Build step (`node dist/src/api/openapi/generate.js`, after tsc): writes dist/src/api/openapi/
+// definitions.json so the server loads the built-in schemas without reading @kubernetes/client-node
+// at runtime.
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { compiledFile } from '../../machinery/install.js';
 import { buildDefinitions } from './build-definitions.js';
+import { DEFINITIONS_FILE } from './schemas.js';
 
-const out = fileURLToPath(new URL('./definitions.json', import.meta.url));
+const out = compiledFile(DEFINITIONS_FILE);
 const defs = buildDefinitions();
 writeFileSync(out, JSON.stringify(defs));
 console.log(`openapi: wrote ${Object.keys(defs).length} definitions to ${out}`);

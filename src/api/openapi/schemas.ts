@@ -3,7 +3,11 @@
 import { readFileSync } from 'node:fs';
 import type { SchemaNode, SchemaResolver } from '../../machinery/schema.js';
 import { isPlainObject } from '../../machinery/object.js';
+import { BUNDLED, compiledFile } from '../../machinery/install.js';
 import { REF_PREFIX, buildDefinitions } from './build-definitions.js';
+
+/** Written by the build step (generate.ts), under dist/src/. */
+export const DEFINITIONS_FILE = 'api/openapi/definitions.json';
 
 export { REF_PREFIX };
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
@@ -20,8 +24,10 @@ const gvkKey = (group: string, version: string, kind: string) => `${group}/${ver
 export function builtinDefinitions(): Readonly<Record<string, SchemaNode>> {
   if (!builtin) {
     try {
-      builtin = JSON.parse(readFileSync(new URL('./definitions.json', import.meta.url), 'utf8')) as Record<string, SchemaNode>;
-    } catch {
+      builtin = JSON.parse(readFileSync(compiledFile(DEFINITIONS_FILE), 'utf8')) as Record<string, SchemaNode>;
+    } catch (e) {
+      // A bundle is only ever made by the full build, which writes the file: its absence there is a defect.
+      if (BUNDLED) throw e;
       builtin = buildDefinitions();
     }
     builtinByGVK = new Map();

@@ -4,7 +4,8 @@
 //
 // Body layout: magic "k8s\0", then runtime.Unknown {1 typeMeta{1 apiVersion, 2 kind}, 2 raw,
 // 3 contentEncoding, 4 contentType}; `raw` is the object's own message (see schema.ts).
-import protobuf from 'protobufjs/minimal.js';
+import { createRequire } from 'node:module';
+import type { Reader } from 'protobufjs/minimal.js';
 import { errors, StatusError } from '../../machinery/errors.js';
 import type { KObject } from '../../machinery/object.js';
 import { PROTO_PACKAGES } from './schema.js';
@@ -12,7 +13,15 @@ import { PROTO_PACKAGES } from './schema.js';
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
 export const PROTOBUF_MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
-type Reader = protobuf.Reader;
+type Protobuf = typeof import('protobufjs/minimal.js');
+let protobuf: Protobuf | undefined;
+
+/** A reader over `buf`. protobufjs loads with the first protobuf body: most servers never get one. */
+function reader(buf: Uint8Array): Reader {
+  protobuf ??= createRequire(import.meta.url)('protobufjs/minimal.js') as Protobuf;
+  return protobuf.Reader.create(buf);
+}
+
 type Scalar = 'str' | 'i32' | 'i64' | 'bool' | 'bytes' | 'f64' | 'f32';
 type Special = 'Time' | 'MicroTime' | 'Quantity' | 'IntOrString' | 'RawExtension' | 'FieldsV1' | 'ExtraValue';
 const SCALARS = new Set<string>(['i32', 'i64', 'bool', 'bytes', 'f64', 'f32']);
@@ -431,7 +440,7 @@ function withBadRequest<T>(what: string, fn: () => T): T {
 export function decodeProtobufEnvelope(body: Buffer): { apiVersion: string; kind: string; raw: Buffer } {
   if (!isProtobufEnvelope(body)) throw errors.badRequest('protobuf body does not start with the "k8s\\x00" magic prefix');
   return withBadRequest('invalid protobuf envelope', () => {
-    const r = protobuf.Reader.create(body.subarray(4));
+    const r = reader(body.subarray(4));
     let apiVersion = '';
     let kind = '';
     let raw = Buffer.alloc(0);
@@ -465,7 +474,7 @@ export function decodeProtobufMessage(apiVersion: string, kind: string, raw: Buf
   const spec = kindIndex.get(`${apiVersion}|${kind}`) ?? anyVersionKinds.get(kind);
   if (!spec) throw errors.badRequest(`no kind "${kind}" is registered for version "${apiVersion}" in the protobuf decoder`);
   return withBadRequest(`invalid protobuf body for ${apiVersion} ${kind}`, () => {
-    const r = protobuf.Reader.create(raw);
+    const r = reader(raw);
     return render(decodeRaw(r, r.len, spec, 0), spec);
   });
 }

@@ -2,8 +2,7 @@
 // well-known image maps to what its ENTRYPOINT (`command`) and CMD (`args`) would run on this
 // host: shells and interpreters from the host, and small Node.js stand-ins for the web servers
 // the workshop's manifests use (src/kubelet/runtime/process/images/server.ts).
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { compiledFile } from '../../machinery/install.js';
 
 export interface ImageEntrypoint {
   /** The image's ENTRYPOINT (may be empty). */
@@ -14,7 +13,7 @@ export interface ImageEntrypoint {
   description: string;
 }
 
-const SERVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'process', 'images', 'server.js');
+const SERVER = compiledFile('kubelet/runtime/process/images/server.js');
 
 /** Splits `registry/repo/name:tag@digest` into the Docker Hub-normalized name and tag. */
 export function parseImageRef(image: string): { name: string; tag: string } {

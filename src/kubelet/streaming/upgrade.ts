@@ -1,8 +1,9 @@
 // HTTP upgrade plumbing shared by exec/attach and port-forward: which protocol a request asks
 // for, the 101 for SPDY, and refusing an upgrade with a Kubernetes Status body.
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { StatusError } from '../../machinery/errors.js';
 
 export function isWebSocketRequest(req: IncomingMessage): boolean {
@@ -66,13 +67,18 @@ export function acceptSpdy(socket: Duplex, protocol: string): void {
   );
 }
 
+type WsLibrary = typeof import('ws');
+let wsLibrary: WsLibrary | undefined;
+
 /**
  * Complete a WebSocket handshake selecting `protocol` ('' = the client offered none). The
  * subprotocol is answered by us rather than by `ws`, whose token parser rejects names with a '/'
  * (kubectl's `SPDY/3.1+portforward.k8s.io`).
  */
 export function acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string, onOpen: (ws: WebSocket) => void): void {
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+  // `ws` loads with the first WebSocket stream, not with the server (outside the bundles).
+  wsLibrary ??= createRequire(import.meta.url)('ws') as WsLibrary;
+  const wss = new wsLibrary.WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
   delete req.headers['sec-websocket-protocol'];
   if (protocol !== '') wss.on('headers', (headers) => headers.push(`Sec-WebSocket-Protocol: ${protocol}`));
   wss.handleUpgrade(req, socket, head, (ws) => {

@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { runCli } from '../../../src/cli/main.js';
 import { createClusterPki, loadPki, type ClusterPki } from '../../../src/cluster/pki.js';
-import { stopServers } from '../../../src/cluster/processes.js';
-import { clusterPaths, isOurProcess, listClusters, readClusterState, readPids } from '../../../src/cluster/state.js';
+import { spawnServer, stopServers } from '../../../src/cluster/processes.js';
+import { clusterPaths, isOurProcess, listClusters, parseServeArgs, readClusterState, readPids, serveArgs } from '../../../src/cluster/state.js';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-serve.js', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
@@ -78,6 +78,13 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+test('the serve arguments round-trip; anything else is refused', () => {
+  assert.deepEqual(parseServeArgs(serveArgs('a b', '/h o/me')), { name: 'a b', home: '/h o/me' });
+  for (const bad of [[], ['serve'], ['serve', '--name', 'x'], ['serve', '--home', '/h', '--name', 'x'], [...serveArgs('x', '/h'), '--extra'], ['run', '--name', 'x', '--home', '/h']]) {
+    assert.throws(() => parseServeArgs(bad), /usage: serve --name <cluster> --home <dir>/, bad.join(' '));
+  }
+});
 
 test('create, TLS with client certs, stop, start, delete — with another context preserved throughout', async (t) => {
   await mkdir(path.dirname(kubeconfig), { recursive: true });
@@ -235,6 +242,56 @@ test('a busy API port is refused before anything starts; --retain keeps the stat
   }
 });
 
+test('the server loads, then waits for the launcher to start it, and reports when it serves', async () => {
+  assert.equal((await cli(['create', 'cluster', '--name', 'held', '--wait', '0'])).code, 0);
+  assert.equal((await cli(['stop', 'cluster', '--name', 'held'])).code, 0);
+  const state = await readClusterState(home, 'held');
+  const pki = await loadPki(clusterPaths(home, 'held').pki);
+  const log = () => readFile(clusterPaths(home, 'held').log, 'utf8');
+  const before = (await log()).length;
+  const server = await spawnServer({ entry: FAKE, name: 'held', home, env });
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(isOurProcess(server.pid, 'held', home));
+    assert.doesNotMatch((await log()).slice(before), /starting control plane/, 'nothing starts before start()');
+    assert.ok(await connectRefused(state.port));
+    server.start();
+    await server.ready(Date.now() + 20_000);
+    assert.match((await log()).slice(before), /starting control plane[^]*control plane started\n/);
+    assert.deepEqual(await get(state.port, pki), { status: 200, user: 'kubernetes-admin' });
+  } finally {
+    await stopServers(home, 'held');
+  }
+  assert.equal((await cli(['delete', 'cluster', '--name', 'held'])).code, 0);
+});
+
+test('a server whose launcher goes away before starting it exits by itself', async () => {
+  assert.equal((await cli(['create', 'cluster', '--name', 'orphan', '--wait', '0'])).code, 0);
+  assert.equal((await cli(['stop', 'cluster', '--name', 'orphan'])).code, 0);
+  // A launcher process that spawns the server and exits without start().
+  const script = `const { spawnServer } = await import(${JSON.stringify(new URL('../../../src/cluster/processes.js', import.meta.url).href)});
+const s = await spawnServer({ entry: ${JSON.stringify(FAKE)}, name: 'orphan', home: ${JSON.stringify(home)}, env: process.env });
+console.log(s.pid);`;
+  const pid = await new Promise<number>((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], { env }, (e, out) => (e ? reject(e) : resolve(Number(out.trim()))));
+  });
+  assert.ok(pid > 0);
+  for (let i = 0; i < 200 && isOurProcess(pid, 'orphan', home); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(isOurProcess(pid, 'orphan', home), false, 'the server exited');
+  assert.match(await readFile(clusterPaths(home, 'orphan').log, 'utf8'), /the launcher exited before the cluster was ready to start/);
+  assert.doesNotMatch(await readFile(clusterPaths(home, 'orphan').log, 'utf8'), /starting control plane.*\n.*starting control plane/s);
+  assert.equal((await cli(['delete', 'cluster', '--name', 'orphan'])).code, 0);
+});
+
+test('create waits for the server to report ready, not merely for /readyz to answer', async () => {
+  const r = await cli(['create', 'cluster', '--name', 'silent', '--wait', '3s'], { FAKE_SILENT: '1' });
+  assert.equal(r.code, 1);
+  assert.match(r.out, / ✗ Starting control-plane 🕹️/);
+  assert.match(r.err, /fake control plane listening/, 'it was serving /readyz');
+  assert.match(r.err, /ERROR: the API server did not become ready in time \(the control plane has not reported ready\)\n$/);
+  assert.equal(existsSync(clusterPaths(home, 'silent').dir), false);
+});
+
 test('the CLI as a real process: create returns (the server lives on detached), delete cleans up', async () => {
   // A separate node process running the real CLI code with the fake server entry.
   const script = `const { runCli } = await import(${JSON.stringify(new URL(`file://${MAIN}`).href)});
@@ -277,6 +334,8 @@ test('bin/skiff: bad input gives one ERROR line and exit code 1, never a stack t
   }
   const v = await run(['version']);
   assert.equal(v.code, 0);
-  assert.match(v.out, /^skiff v\d+\.\d+\.\d+ node v\d+/);
+  // The CLI bundle finds package.json (src/machinery/install.ts from inside dist/bundle/).
+  const pkg = JSON.parse(await readFile(new URL('../../../../package.json', import.meta.url), 'utf8'));
+  assert.equal(v.out, `skiff v${pkg.version} node ${process.version} ${os.platform()}/${os.arch()}\n`);
   assert.deepEqual(await listClusters(home), []);
 });

@@ -37,7 +37,7 @@ import { constants as osc } from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { sourceFile } from '../../../machinery/install.js';
 import { resolveEntrypoint } from '../images.js';
 import type { ContainerConfig, ContainerId, ContainerStatus, ExecIO, LogOptions, PodSandboxConfig, Runtime, Sandbox, Usage } from '../types.js';
 import { LogCollector, readLog } from './logs.js';
@@ -109,13 +109,14 @@ const UNKNOWN_EXIT_MESSAGE = 'the container exited while no runtime was watching
 /** The Node.js preloads every Node container gets: bind the pod IP, resolve cluster names. */
 const PRELOADS = ['bind-pod-ip.cjs', 'resolve-cluster-names.cjs'];
 
-function defaultPreloads(): string[] {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // The .cjs files are not compiled: from dist/src/… look in the source tree beside it.
-  const marker = `${path.sep}dist${path.sep}src${path.sep}`;
-  const dirs = [path.join(here, '..', 'preload')];
-  if (here.includes(marker)) dirs.push(path.join(here.replace(marker, `${path.sep}src${path.sep}`), '..', 'preload'));
-  return PRELOADS.map((f) => dirs.map((d) => path.join(d, f)).find((c) => existsSync(c))).filter((p): p is string => !!p);
+export function defaultPreloads(): string[] {
+  // The .cjs files are not compiled: they are used from the source tree. A missing one is a broken
+  // installation: fail here rather than run pods that silently listen on the wrong address.
+  return PRELOADS.map((f) => {
+    const file = sourceFile(`kubelet/runtime/preload/${f}`);
+    if (!existsSync(file)) throw new Error(`process runtime: preload ${file} is missing`);
+    return file;
+  });
 }
 
 let tmpCounter = 0;
