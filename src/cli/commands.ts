@@ -6,7 +6,8 @@ import { promises as fs } from 'node:fs';
 import { DEFAULT_CLUSTER_NAME, defaultClusterConfig, firstServiceIP, parseClusterConfig, validateClusterName } from '../cluster/config.js';
 import { probeAgent, waitForApi, waitForNodes } from '../cluster/health.js';
 import { clientHost, contextName, mergeKubeconfig, removeFromKubeconfig, renderKubeconfig, resolveKubeconfigPath, serverUrl } from '../cluster/kubeconfig.js';
-import { createClusterPki, createSelfSignedServingCert, issueClientCert, issueServingCert, loadPki, saveIssued, savePki, type ClusterPki } from '../cluster/pki.js';
+// The X.509 code (pki.js) is loaded only where certificates are made: it is slow to load.
+import { loadPki, saveIssued, type ClusterPki } from '../cluster/pki-files.js';
 import { assertPortFree, freePort, isRunning, logTail, spawnServer, stopServers, type SpawnedServer } from '../cluster/processes.js';
 import { clusterExists, clusterPaths, createClusterDirs, listClusters, readClusterState, UnknownClusterError, writeClusterState, type ClusterState } from '../cluster/state.js';
 import { formatDuration, parseDuration, Progress, type Output } from './progress.js';
@@ -130,6 +131,7 @@ export async function createCluster(
       await writeClusterState(ctx.home, state);
       // The server loads its code while the certificates are made: it waits for start().
       const server = await launch(ctx, state);
+      const { createClusterPki, savePki } = await import('../cluster/pki.js');
       const wildcard = host === '0.0.0.0' || host === '::';
       const pki = await createClusterPki({ name, sans: [...(wildcard ? [] : [host]), firstServiceIP(config.networking.serviceSubnet)] });
       await savePki(clusterPaths(ctx.home, name).pki, pki);
@@ -239,9 +241,10 @@ export async function getJoinCommand(ctx: CliContext, opts: { name?: string }): 
   say(ctx.stdout, joinCommand(serverUrl(state.host, state.port), loadOrCreateJoinToken(paths.pki), pki.ca.cert));
 }
 
-/** The certificates the control plane hands its kubelets and uses towards them, issued here so the
- * server's start-up does not have to. */
+/** The certificates the control plane hands its kubelets and uses towards them, issued while the
+ * X.509 code is loaded here anyway (keeps the server's start-up free of it). */
 async function preIssueComponentCerts(dir: string, pki: ClusterPki, nodes: string[]): Promise<void> {
+  const { createSelfSignedServingCert, issueClientCert, issueServingCert } = await import('../cluster/pki.js');
   await saveIssued(dir, 'kube-apiserver-kubelet-client', await issueClientCert(pki, 'kube-apiserver-kubelet-client', ['system:masters']));
   for (const n of nodes) await saveIssued(dir, `kubelet-${n}`, await issueServingCert(pki, n, [n]));
   await saveIssued(dir, 'ingress-default', await createSelfSignedServingCert('Skiff Ingress Controller Fake Certificate', ['ingress.local']));

@@ -1,5 +1,5 @@
-// The cluster's certificates on disk, without the certificate *generation* code: the control-plane
-// process normally only reads what `create cluster` wrote.
+// The cluster's certificates on disk, without the certificate *generation* code (and its heavy
+// X.509 library): the control-plane process only ever reads what `create cluster` wrote.
 import { createHash, X509Certificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -87,7 +87,7 @@ export async function saveIssued(dir: string, name: string, pair: CertKeyPair): 
 
 /**
  * A component certificate from the PKI directory, issued (and kept) on first use. `create cluster`
- * issues them ahead, so the control-plane process normally never loads the generation code.
+ * issues them ahead, so the control-plane process normally never loads the X.509 generation code.
  */
 export async function issuedCert(dir: string, name: string, issue: (pki: typeof import('./pki.js')) => Promise<CertKeyPair>): Promise<CertKeyPair> {
   const cached = await loadIssued(dir, name);
