@@ -150,7 +150,7 @@ function describeOp(label: string, s: OpStats): string {
 }
 
 function printCrud(label: string, r: CrudResult): void {
-  console.log(`${label}: ${describeOp('create', r.create)} | ${describeOp('get', r.get)}`);
+  console.log(`${label}: ${describeOp('create', r.create)} | warm ${describeOp('create', r.warmCreate)} | ${describeOp('get', r.get)}`);
   console.log(`${' '.repeat(label.length)}  list ${OPTS.count}: ${fmt(r.listAllMs)} ms (paged by 500: ${fmt(r.listPagedMs)} ms)  watch ${fmt(r.watchPerSecond)} events/s (last one ${fmt(r.watchLagMs)} ms after the last create), missed ${r.watchMissed}  server CPU ${fmt(r.cpuPerKCreateMs)} ms/1k creates (client ${fmt(r.clientCpuPerKCreateMs)}), ${fmt(r.cpuPerKGetMs)} ms/1k gets; other processes took ${pct(r.interference)} of the machine`);
   if (r.watchMissed) console.log(`!!! ${label}: THE WATCHER MISSED ${r.watchMissed} EVENTS !!!`);
 }
