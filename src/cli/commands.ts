@@ -9,6 +9,7 @@ import { clientHost, contextName, mergeKubeconfig, removeFromKubeconfig, renderK
 // The X.509 code (pki.js) is loaded only where certificates are made: it is slow to load.
 import { loadPki, saveIssued, type ClusterPki } from '../cluster/pki-files.js';
 import { assertPortFree, freePort, isRunning, logTail, spawnServer, stopServers, type SpawnedServer } from '../cluster/processes.js';
+import { claimServiceSubnet } from '../cluster/service-subnets.js';
 import { clusterExists, clusterPaths, createClusterDirs, listClusters, readClusterState, UnknownClusterError, writeClusterState, type ClusterState } from '../cluster/state.js';
 import { formatDuration, parseDuration, Progress, type Output } from './progress.js';
 
@@ -105,7 +106,7 @@ export async function createCluster(
     parsed = parseClusterConfig(text, { name: opts.name, source: opts.config });
   } else {
     if (opts.name) validateClusterName(opts.name);
-    parsed = { config: defaultClusterConfig(opts.name ?? DEFAULT_CLUSTER_NAME), warnings: [] };
+    parsed = { config: defaultClusterConfig(opts.name ?? DEFAULT_CLUSTER_NAME), warnings: [], serviceSubnetGiven: false };
   }
   const { config } = parsed;
   const name = config.name;
@@ -125,6 +126,11 @@ export async function createCluster(
         throw e;
       }
       created = true;
+      if (!parsed.serviceSubnetGiven) {
+        const own = await claimServiceSubnet(clusterPaths(ctx.home, name).dir);
+        if (own) config.networking.serviceSubnet = own;
+        else say(ctx.stderr, `WARNING: every default service range is held by another cluster: this one shares ${config.networking.serviceSubnet}`);
+      }
       const host = config.networking.apiServerAddress;
       const port = config.networking.apiServerPort || (await freePort(host));
       const state: ClusterState = { name, config, host, port, createdAt: new Date().toISOString(), kubeconfig };

@@ -54,6 +54,8 @@ export interface ClusterConfig {
 export interface ParsedClusterConfig {
   config: ClusterConfig;
   warnings: string[];
+  /** networking.serviceSubnet came from the file (else it is the default, which create may replace). */
+  serviceSubnetGiven: boolean;
 }
 
 export const KIND_API_VERSION = 'kind.x-k8s.io/v1alpha4';
@@ -269,7 +271,8 @@ function parse(text: string, nameOverride: string | undefined): ParsedClusterCon
   // kind's -1 means "let the backend choose"; for Skiff that is the same as unset.
   const apiServerPort = Math.max(0, int(netIn.apiServerPort, 'networking.apiServerPort', -1, 65535) ?? 0);
   let podSubnet = str(netIn.podSubnet, 'networking.podSubnet') ?? DEFAULT_POD_SUBNET;
-  let serviceSubnet = str(netIn.serviceSubnet, 'networking.serviceSubnet') ?? DEFAULT_SERVICE_SUBNET;
+  const givenServiceSubnet = str(netIn.serviceSubnet, 'networking.serviceSubnet');
+  let serviceSubnet = givenServiceSubnet ?? DEFAULT_SERVICE_SUBNET;
   let podCidr = parseCidr(podSubnet, 'networking.podSubnet');
   let svcCidr = parseCidr(serviceSubnet, 'networking.serviceSubnet');
   // Pods and service VIPs live on the host's loopback network in the process runtime: a range
@@ -387,5 +390,6 @@ function parse(text: string, nameOverride: string | undefined): ParsedClusterCon
       runtimeConfig,
     },
     warnings,
+    serviceSubnetGiven: givenServiceSubnet !== undefined && serviceSubnet === givenServiceSubnet,
   };
 }

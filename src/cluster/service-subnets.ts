@@ -1,0 +1,53 @@
+// One default service range per cluster on this machine. Every Skiff cluster serves its service
+// IPs on the host's loopback network, so two clusters with the same range would both program
+// 127.96.0.1 (kubernetes) and 127.96.0.10 (kube-dns) into nftables, and the first table would win
+// for both. kind avoids this with a network namespace per cluster; Skiff gives each cluster that
+// does not choose its own range one /16 of 127.96.0.0/12, claimed in a machine-wide directory with
+// an exclusive-create file for as long as the cluster exists (its state directory): a stopped
+// cluster keeps its range, a deleted one's claim is taken over by the next cluster that needs it.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const FIRST_OCTET = 96; // 127.96.0.0/16 … 127.111.0.0/16: the default range's sixteen /16s
+const BLOCKS = 16;
+
+export function defaultClaimsDir(): string {
+  return path.join(os.tmpdir(), 'skiff-service-subnets');
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A free /16 for the cluster whose state directory is `owner` (a claim it already holds comes
+ * back), or undefined when live clusters hold all sixteen.
+ */
+export async function claimServiceSubnet(owner: string, dir = defaultClaimsDir()): Promise<string | undefined> {
+  await fs.mkdir(dir, { recursive: true });
+  const owned = path.resolve(owner);
+  for (let i = 0; i < BLOCKS; i++) {
+    const subnet = `127.${FIRST_OCTET + i}.0.0/16`;
+    const file = path.join(dir, subnet.replace('/', '_'));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await fs.writeFile(file, owned, { flag: 'wx' });
+        return subnet;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const holder = await fs.readFile(file, 'utf8').catch(() => '');
+      if (holder === owned) return subnet;
+      // A claim whose cluster is gone (or that was left half-written) is free again.
+      if (holder && (await exists(holder))) break;
+      await fs.rm(file, { force: true });
+    }
+  }
+  return undefined;
+}
