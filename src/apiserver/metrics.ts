@@ -9,6 +9,7 @@ import { compileLabelSelectorString } from '../machinery/selectors.js';
 import type { ComputedResource } from './handler.js';
 import { kubeletAddress, type KubeletClientCredentials } from './kubelet-proxy.js';
 import type { Resources } from './resources.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export const SAMPLE_INTERVAL_MS = 5_000;
 
@@ -119,7 +120,7 @@ export class MetricsSampler {
   /** Rates between two samples of one node. */
   private rates(node: KObject, a: Sample, b: Sample) {
     const dt = (b.at - a.at) / 1000; // seconds; CPU ns per second = nanocores
-    const ts = new Date(b.at).toISOString().replace(/\.\d+Z$/, 'Z');
+    const ts = rfc3339(b.at);
     const window = `${Math.round(dt * 1000) / 1000}s`;
     const rate = (x: number, y: number) => (dt > 0 ? (y - x) / dt : 0);
     const nodeMetrics: KObject = {

@@ -18,6 +18,7 @@ import { applyPatch, updateManagedFields } from '../machinery/patch/index.js';
 import type { SchemaSource } from './schemas.js';
 import { compileListFilter, type ListSelectors } from './filters.js';
 import { decodeError } from '../api/openapi/validate.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE';
 
@@ -70,7 +71,7 @@ export function now(): string {
   const second = Math.floor(Date.now() / 1000);
   if (second !== nowSecond) {
     nowSecond = second;
-    nowText = new Date(second * 1000).toISOString().slice(0, 19) + 'Z';
+    nowText = rfc3339(second * 1000);
   }
   return nowText;
 }
@@ -597,7 +598,7 @@ export class Resources {
         if (!marked.metadata.finalizers) delete marked.metadata.finalizers;
         if (!marked.metadata.deletionTimestamp) {
           const seconds = grace ?? 0;
-          marked.metadata.deletionTimestamp = new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+          marked.metadata.deletionTimestamp = rfc3339(Date.now() + seconds * 1000);
           marked.metadata.deletionGracePeriodSeconds = seconds;
         }
         if (kindPending) spec.finalization!.mark(marked);

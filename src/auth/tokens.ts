@@ -15,6 +15,7 @@ import { fieldErr } from '../machinery/validation.js';
 import { isPlainObject, type KObject } from '../machinery/object.js';
 import type { WatchHandle } from '../storage/store.js';
 import { parseServiceAccountUsername, serviceAccountUsername } from './rbac.js';
+import { rfc3339 } from '../machinery/time.js';
 
 /** kind/kubeadm's default issuer, also the API server's audience. */
 export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -287,9 +288,9 @@ export function registerTokenRequest(h: SubresourceHandlers, resources: Resource
     const object: KObject = {
       kind: 'TokenRequest',
       apiVersion: 'authentication.k8s.io/v1',
-      metadata: { name, namespace, creationTimestamp: new Date(claims.iat * 1000).toISOString().replace(/\.\d+Z$/, 'Z') },
+      metadata: { name, namespace, creationTimestamp: rfc3339(claims.iat * 1000) },
       spec: outSpec,
-      status: { token, expirationTimestamp: new Date(claims.exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') },
+      status: { token, expirationTimestamp: rfc3339(claims.exp * 1000) },
     };
     return { object, code: 201 };
   });

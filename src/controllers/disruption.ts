@@ -13,6 +13,7 @@ import { R, type ApiClient, type ResourceRef } from '../client/client.js';
 import { Informer, cacheKey } from '../client/informer.js';
 import { WorkQueue } from '../client/workqueue.js';
 import { clientEventSink, errorMessage, isPodReady, type EventSink } from './pod-control.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export interface DisruptionControllerOptions {
   /** Concurrent syncs (distinct PDBs); default 2. */
@@ -42,10 +43,6 @@ interface Condition {
 }
 
 const REPLICATION_CONTROLLERS: ResourceRef = { group: '', version: 'v1', resource: 'replicationcontrollers' };
-
-function timestamp(ms = Date.now()): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 /** A PDB's pod matcher: in policy/v1 a null selector selects nothing, `{}` everything. */
 export function pdbMatcher(pdb: KObject): (labels: Record<string, string> | undefined) => boolean {
@@ -351,7 +348,7 @@ export class DisruptionController {
       expectedPods,
       conditions: old.conditions ?? [],
     };
-    status.conditions = disruptionAllowedCondition(status, timestamp(this.now()));
+    status.conditions = disruptionAllowedCondition(status, rfc3339(this.now()));
     if (!Object.keys(disruptedPods).length) delete status.disruptedPods;
     const same =
       old.currentHealthy === currentHealthy &&
@@ -372,7 +369,7 @@ export class DisruptionController {
     const observedGeneration = typeof old.observedGeneration === 'number' ? old.observedGeneration : undefined;
     const c: Condition = { type: 'DisruptionAllowed', status: 'False', reason: 'SyncFailed', message: errorMessage(err) };
     if (observedGeneration !== undefined) c.observedGeneration = observedGeneration;
-    status.conditions = setCondition(Array.isArray(old.conditions) ? (old.conditions as Condition[]) : [], c, timestamp(this.now()));
+    status.conditions = setCondition(Array.isArray(old.conditions) ? (old.conditions as Condition[]) : [], c, rfc3339(this.now()));
     if (jsonEqual(status, old)) return;
     await this.client.update(R.poddisruptionbudgets, pdb.metadata.namespace, { ...pdb, status }, 'status');
   }

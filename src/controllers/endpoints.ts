@@ -23,6 +23,7 @@ import {
   servicePorts,
   type PodBackend,
 } from './service-backends.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
 export const OVER_CAPACITY = 'endpoints.kubernetes.io/over-capacity';
@@ -38,43 +39,6 @@ export function isControlPlaneService(namespace: string | undefined, name: strin
 
 // ---------------------------------------------------------------------------------------------
 // Small shared pieces (also used by the EndpointSlice controller)
-
-/** Best-effort core/v1 Event about `obj` (cluster-scoped objects get theirs in `default`). */
-export async function emitEvent(client: ApiClient, component: string, obj: KObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-  const namespace = obj.metadata.namespace || 'default';
-  const t = timestamp(Date.now());
-  try {
-    await client.create(R.events, namespace, {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: `${obj.metadata.name}.`, namespace },
-      involvedObject: {
-        apiVersion: obj.apiVersion,
-        kind: obj.kind,
-        name: obj.metadata.name,
-        namespace: obj.metadata.namespace,
-        uid: obj.metadata.uid,
-        resourceVersion: obj.metadata.resourceVersion,
-      },
-      reason,
-      message,
-      type,
-      source: { component },
-      firstTimestamp: t,
-      lastTimestamp: t,
-      count: 1,
-      reportingComponent: component,
-      reportingInstance: component,
-    });
-  } catch {
-    // An event that cannot be written must never fail the action it describes.
-  }
-}
-
-/** RFC 3339 with seconds, as API timestamps are written. */
-export function timestamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 /** Whether resourceVersion `a` is newer than `b` (both from this API: integers). */
 export function rvNewer(a: string | undefined, b: string | undefined): boolean {
@@ -386,7 +350,7 @@ export class EndpointsController {
       if (sameSubsets && sameLabels && capacityOk) return;
     }
     const annotations: Record<string, string> = { ...(current?.metadata.annotations ?? {}) };
-    if (trigger) annotations[LAST_CHANGE_TRIGGER_TIME] = timestamp(trigger);
+    if (trigger) annotations[LAST_CHANGE_TRIGGER_TIME] = rfc3339(trigger);
     else delete annotations[LAST_CHANGE_TRIGGER_TIME];
     if (truncated) annotations[OVER_CAPACITY] = 'truncated';
     else delete annotations[OVER_CAPACITY];

@@ -15,7 +15,8 @@ import { R, type ApiClient } from '../client/client.js';
 import { WorkQueue } from '../client/workqueue.js';
 import { asArr, asObj, asStr, dig, type Obj } from '../api/common/shape.js';
 import { LABEL_ZONE, hasManagedBackends, podBackends, selectsPod, serviceAddressTypes, servicePorts, type PodBackend } from './service-backends.js';
-import { LAST_CHANGE_TRIGGER_TIME, ServicePodIndex, TriggerTimeTracker, endpointsLabels, isControlPlaneService, rvNewer, timestamp } from './endpoints.js';
+import { LAST_CHANGE_TRIGGER_TIME, ServicePodIndex, TriggerTimeTracker, endpointsLabels, isControlPlaneService, rvNewer } from './endpoints.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
@@ -181,7 +182,7 @@ export function planEndpointSlices(svc: KObject, existing: KObject[], desired: M
   }
   for (const s of [...plan.create, ...plan.update]) {
     const ann = { ...(s.metadata.annotations ?? {}) };
-    if (triggerTime) ann[LAST_CHANGE_TRIGGER_TIME] = timestamp(triggerTime);
+    if (triggerTime) ann[LAST_CHANGE_TRIGGER_TIME] = rfc3339(triggerTime);
     else delete ann[LAST_CHANGE_TRIGGER_TIME];
     if (Object.keys(ann).length) s.metadata.annotations = ann;
     else delete s.metadata.annotations;

@@ -17,7 +17,7 @@ import { Informer, cacheKey } from '../client/informer.js';
 import { R, type ApiClient } from '../client/client.js';
 import { WorkQueue } from '../client/workqueue.js';
 import { asArr, asObj, asStr, dig } from '../api/common/shape.js';
-import { emitEvent } from './endpoints.js';
+import { emitEvent } from '../client/events.js';
 
 const COMPONENT = 'skiff-loadbalancer-controller';
 /** spec.loadBalancerClass values this controller serves (besides none). */

@@ -22,6 +22,8 @@ import { Informer, cacheKey } from '../client/informer.js';
 import { R, type ApiClient } from '../client/client.js';
 import { WorkQueue } from '../client/workqueue.js';
 import { asArr, asNum, asObj, asStr, dig, type Obj } from '../api/common/shape.js';
+import { rfc3339 } from '../machinery/time.js';
+import { emitEvent } from '../client/events.js';
 
 export const TAINT_UNREACHABLE = 'node.kubernetes.io/unreachable';
 export const TAINT_NOT_READY = 'node.kubernetes.io/not-ready';
@@ -161,39 +163,6 @@ export function unknownConditions(node: KObject, nowIso: string): Obj[] {
     }
   }
   return conds;
-}
-
-const nowIso = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
-async function emitEvent(client: ApiClient, component: string, obj: KObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-  const namespace = obj.metadata.namespace || 'default';
-  const t = nowIso();
-  try {
-    await client.create(R.events, namespace, {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: `${obj.metadata.name}.`, namespace },
-      involvedObject: {
-        apiVersion: obj.apiVersion ?? 'v1',
-        kind: obj.kind,
-        name: obj.metadata.name,
-        namespace: obj.metadata.namespace,
-        uid: obj.metadata.uid,
-        resourceVersion: obj.metadata.resourceVersion,
-      },
-      reason,
-      message,
-      type,
-      source: { component },
-      firstTimestamp: t,
-      lastTimestamp: t,
-      count: 1,
-      reportingComponent: component,
-      reportingInstance: component,
-    });
-  } catch {
-    // Best effort: an event must never fail the action it describes.
-  }
 }
 
 const ignore = (...codes: number[]) => (e: unknown) => {
@@ -379,7 +348,7 @@ export class NodeLifecycleController {
     const observedReady = asStr(ready?.status);
     const overdue = now - h.probe > this.grace;
     if (overdue) {
-      const conditions = unknownConditions(node, nowIso());
+      const conditions = unknownConditions(node, rfc3339());
       if (!jsonEqual(conditions, objs(dig(node, 'status', 'conditions')))) {
         const copy = deepCopy(node);
         (copy.status as Obj) = { ...(asObj(copy.status) ?? {}), conditions };
@@ -394,7 +363,7 @@ export class NodeLifecycleController {
     // Pods on a node whose kubelet is gone cannot report; say they are not ready (Endpoints drop them).
     if (currentReady === 'Unknown' || (observedReady === 'True' && currentReady === 'False')) await this.markPodsNotReady(name);
 
-    const taints = desiredTaints(current, nowIso());
+    const taints = desiredTaints(current, rfc3339());
     if (!jsonEqual(taints, nodeTaints(current))) {
       const copy = deepCopy(current);
       const spec = (asObj(copy.spec) ?? {}) as Obj;
@@ -422,7 +391,7 @@ export class NodeLifecycleController {
       const ready = conds.find((c) => c.type === 'Ready');
       if (!ready || ready.status === 'False') continue;
       const copy = deepCopy(pod);
-      const t = nowIso();
+      const t = rfc3339();
       (copy.status as Obj).conditions = conds.map((c) => (c.type === 'Ready' ? { ...c, status: 'False', lastTransitionTime: t } : c));
       try {
         await this.client.update(R.pods, pod.metadata.namespace, copy, 'status');
@@ -528,7 +497,7 @@ export class NodeLifecycleController {
     if (conds.some((c) => c.type === 'DisruptionTarget' && c.status === 'True')) return;
     const copy = deepCopy(pod);
     const status = (asObj(copy.status) ?? {}) as Obj;
-    status.conditions = [...conds, { type: 'DisruptionTarget', status: 'True', reason, message, lastTransitionTime: nowIso() }];
+    status.conditions = [...conds, { type: 'DisruptionTarget', status: 'True', reason, message, lastTransitionTime: rfc3339() }];
     copy.status = status;
     try {
       await this.client.update(R.pods, pod.metadata.namespace, copy, 'status');

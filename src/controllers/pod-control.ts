@@ -6,6 +6,7 @@ import { StatusError } from '../machinery/errors.js';
 import { deepCopy, type KObject, type OwnerReference } from '../machinery/object.js';
 import type { ApiClient } from '../client/client.js';
 import { R } from '../client/client.js';
+import { eventAbout } from '../client/events.js';
 
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -14,10 +15,6 @@ import { R } from '../client/client.js';
 /** Best-effort event emission (never throws, never awaited by the caller's logic). */
 export type EventSink = (obj: KObject, type: 'Normal' | 'Warning', reason: string, message: string) => void;
 
-function timestamp(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
 /**
  * Events written through the client as core/v1 Events (one per call, no folding). A small local
  * helper on purpose: the integrator can swap it for the shared EventRecorder.
@@ -25,32 +22,8 @@ function timestamp(d = new Date()): string {
 export function clientEventSink(client: ApiClient, component: string): EventSink {
   let seq = 0;
   return (obj, type, reason, message) => {
-    const namespace = obj.metadata.namespace || 'default';
-    const t = timestamp();
     const name = `${obj.metadata.name}.${(Date.now() * 1000 + (seq++ % 1000)).toString(16)}`;
-    const event: KObject = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name, namespace },
-      involvedObject: {
-        apiVersion: obj.apiVersion,
-        kind: obj.kind,
-        name: obj.metadata.name,
-        namespace: obj.metadata.namespace,
-        uid: obj.metadata.uid,
-        resourceVersion: obj.metadata.resourceVersion,
-      },
-      reason,
-      message,
-      type,
-      source: { component },
-      firstTimestamp: t,
-      lastTimestamp: t,
-      count: 1,
-      reportingComponent: component,
-      reportingInstance: component,
-    };
-    client.create(R.events, namespace, event).catch(() => {});
+    client.create(R.events, obj.metadata.namespace || 'default', eventAbout(obj, type, reason, message, { component, name })).catch(() => {});
   };
 }
 

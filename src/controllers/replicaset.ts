@@ -23,6 +23,7 @@ import {
   slowStartBatch,
   type EventSink,
 } from './pod-control.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export interface ReplicaSetControllerOptions {
   /** Concurrent syncs (distinct ReplicaSets); default 4. */
@@ -58,10 +59,6 @@ function specReplicas(rs: KObject): number {
 function minReadySeconds(rs: KObject): number {
   const n = spec(rs).minReadySeconds;
   return typeof n === 'number' ? n : 0;
-}
-
-function timestamp(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 /** The newer of two copies of one object (by resourceVersion), so our own writes beat a lagging cache. */
@@ -320,7 +317,7 @@ export class ReplicaSetController {
       conditions.push({
         type: 'ReplicaFailure',
         status: 'True',
-        lastTransitionTime: timestamp(),
+        lastTransitionTime: rfc3339(),
         reason: diff < 0 ? 'FailedCreate' : diff > 0 ? 'FailedDelete' : '',
         message: errorMessage(manageErr),
       });

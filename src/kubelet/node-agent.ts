@@ -10,6 +10,7 @@ import type { Runtime } from './runtime/types.js';
 import { PodManager } from './pods/pod-manager.js';
 import { KubeletServer, type KubeletTls } from './server.js';
 import { KUBERNETES_VERSION } from '../controlplane/version.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export interface NodeAgentOptions {
   client: ApiClient;
@@ -46,10 +47,6 @@ function firstAddress(cidr: string): string {
 
 function micro(d = new Date()): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
-function seconds(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 function osImage(): string {
@@ -146,7 +143,7 @@ export class NodeAgent {
   }
 
   private status(): Record<string, unknown> {
-    const now = seconds();
+    const now = rfc3339();
     const cond = (type: string, status: string, reason: string, message: string) => ({
       type,
       status,

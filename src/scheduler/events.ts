@@ -3,7 +3,9 @@
 // grows, as client-go's recorder does. Best effort: an event never fails what it describes.
 import type { ApiClient } from '../client/client.js';
 import { R } from '../client/client.js';
+import { eventAbout } from '../client/events.js';
 import type { KObject } from '../machinery/object.js';
+import { rfc3339 } from '../machinery/time.js';
 
 const FOLD_WINDOW_MS = 10 * 60 * 1000;
 const MAX_REMEMBERED = 4096;
@@ -19,7 +21,7 @@ export class PodEvents {
   async record(obj: KObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const namespace = obj.metadata.namespace || 'default';
     const key = `${obj.metadata.uid}\u0000${namespace}\u0000${obj.metadata.name}\u0000${type}\u0000${reason}\u0000${message}`;
-    const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const t = rfc3339();
     try {
       const seen = this.recent.get(key);
       if (seen && Date.now() - seen.at < FOLD_WINDOW_MS) {
@@ -32,28 +34,8 @@ export class PodEvents {
           this.recent.delete(key); // gone or changed underneath: start a new one
         }
       }
-      const event: KObject = {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name: `${obj.metadata.name}.${(Date.now() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`, namespace },
-        involvedObject: {
-          apiVersion: obj.apiVersion ?? 'v1',
-          kind: obj.kind ?? 'Pod',
-          name: obj.metadata.name,
-          namespace: obj.metadata.namespace,
-          uid: obj.metadata.uid,
-          resourceVersion: obj.metadata.resourceVersion,
-        },
-        reason,
-        message,
-        type,
-        source: { component: this.component },
-        firstTimestamp: t,
-        lastTimestamp: t,
-        count: 1,
-        reportingComponent: this.component,
-        reportingInstance: this.component,
-      };
+      const name = `${obj.metadata.name}.${(Date.now() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`;
+      const event = eventAbout(obj, type, reason, message, { component: this.component, name, time: t });
       const created = await this.client.create(R.events, namespace, event);
       if (this.recent.size >= MAX_REMEMBERED) this.recent.delete(this.recent.keys().next().value as string);
       this.recent.set(key, { event: created, at: Date.now() });

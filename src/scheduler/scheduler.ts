@@ -19,6 +19,7 @@ import { SchedulingQueue, type ClusterEvent, type QueuedPod } from './queue.js';
 /** How long the scheduler places pods before yielding to the rest of the process. */
 const SCHEDULING_SLICE_MS = 10;
 import { asArr, asObj, PodInfo } from './types.js';
+import { rfc3339 } from '../machinery/time.js';
 
 export const DEFAULT_SCHEDULER_NAME = 'default-scheduler';
 
@@ -277,7 +278,7 @@ export class Scheduler {
 
   /** PodScheduled=False/Unschedulable with the same message, unless the pod already says so. */
   private async setUnschedulable(pod: KObject, message: string): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const now = rfc3339();
     let cur: KObject = deepCopy(pod);
     for (let attempt = 0; attempt < 5; attempt++) {
       if (assignedNode(cur)) return;

@@ -2,6 +2,7 @@
 // hash, revision and replica annotations, maxSurge/maxUnavailable fenceposts, proportional
 // scaling fractions, conditions and completeness.
 import { deepCopy, jsonEqual, type KObject } from '../../machinery/object.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const REVISION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
@@ -69,9 +70,6 @@ export function templateOf(o: KObject): Obj {
   return (specOf(o).template as Obj | undefined) ?? {};
 }
 
-export function timestamp(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 // --- hashing --------------------------------------------------------------------------------
 
@@ -357,7 +355,7 @@ export function getCondition(status: DeploymentStatus, type: string): Deployment
 }
 
 export function newCondition(type: string, status: DeploymentCondition['status'], reason: string, message: string): DeploymentCondition {
-  const t = timestamp();
+  const t = rfc3339();
   return { type, status, lastUpdateTime: t, lastTransitionTime: t, reason, message };
 }
 

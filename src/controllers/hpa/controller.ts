@@ -28,6 +28,7 @@ import {
   DELAY_OF_INITIAL_READINESS_STATUS_MS,
   type PodResourceMetric,
 } from './replicas.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 /** A pod's resource usage as the metrics API serves it (metrics.k8s.io/v1beta1 PodMetrics). */
 export interface PodMetric {
@@ -99,10 +100,6 @@ class MetricError extends Error {
   ) {
     super(message);
   }
-}
-
-function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 function obj(v: unknown): Obj {

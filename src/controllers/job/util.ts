@@ -60,9 +60,9 @@ export function jobFinishTime(job: KObject): number | undefined {
   return undefined;
 }
 
-export function rfc3339(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-}
+import { rfc3339 } from '../../machinery/time.js';
+
+export { rfc3339 };
 
 export function newCondition(type: string, status: string, reason: string, message: string, now: number): JobCondition {
   const t = rfc3339(now);

@@ -35,9 +35,9 @@ import {
   hasAnnotation,
   podClaimNames,
   specOf,
-  timestamp,
   volumeMismatch,
 } from './util.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export interface PersistentVolumeControllerOptions {
   /** Concurrent syncs; default 1 (binding decisions are serialized, as upstream's single binder). */
@@ -222,7 +222,7 @@ export class PersistentVolumeController {
     if (status.phase === phase && status.message === message && status.reason === reason) return pv;
     const copy = deepCopy(pv);
     const next: Record<string, unknown> = { ...status, phase };
-    if (status.phase !== phase) next.lastPhaseTransitionTime = timestamp();
+    if (status.phase !== phase) next.lastPhaseTransitionTime = rfc3339();
     if (message) next.message = message;
     else delete next.message;
     if (reason) next.reason = reason;

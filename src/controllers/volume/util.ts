@@ -6,6 +6,7 @@ import type { KObject } from '../../machinery/object.js';
 import { asArr, asObj, asStr, dig, type Obj } from '../../api/common/shape.js';
 import { compareQuantities, parseQuantity, type Quantity } from '../../api/common/quantity.js';
 import { compileLabelSelector, type LabelSelector } from '../../machinery/selectors.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const STORAGE_CLASSES: ResourceRef = { group: 'storage.k8s.io', version: 'v1', resource: 'storageclasses' };
 
@@ -178,6 +179,3 @@ export function podClaimNames(pod: KObject): string[] {
   return out;
 }
 
-export function timestamp(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, 'Z');
-}

@@ -2,10 +2,9 @@
 import type { KObject } from '../../machinery/object.js';
 import { asArr, asObj, type Obj } from '../../api/common/shape.js';
 
-/** RFC 3339 with whole seconds, as the API stores metav1.Time. */
-export function rfc3339(ms = Date.now()): string {
-  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-}
+import { rfc3339 } from '../../machinery/time.js';
+
+export { rfc3339 };
 
 /** A runtime time stamp (any RFC 3339) at the API's precision; undefined when absent or malformed. */
 export function apiTime(t: string | undefined): string | undefined {

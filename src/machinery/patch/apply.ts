@@ -15,6 +15,7 @@ import { assertDepth } from './guard.js';
 import { decodeManagedFields, managerIdentity, withoutManagedFields, withoutUntracked, writeManagedFields, type Manager } from './managed-fields.js';
 import { SchemaView } from './schema-view.js';
 import { badConfiguration, compare, mergeApplied, prune, toFieldSet } from './structured.js';
+import { rfc3339 } from '../time.js';
 
 export interface ApplyOptions {
   manager: string;
@@ -104,7 +105,7 @@ function describeManager(m: Manager): string {
   if (m.subresource) s += ` with subresource ${JSON.stringify(m.subresource)}`;
   if (m.operation === 'Update') {
     const ms = m.time ? Date.parse(m.time) : NaN;
-    s += Number.isNaN(ms) ? ` using ${m.apiVersion}` : ` using ${m.apiVersion} at ${new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+    s += Number.isNaN(ms) ? ` using ${m.apiVersion}` : ` using ${m.apiVersion} at ${rfc3339(ms)}`;
   }
   return s;
 }

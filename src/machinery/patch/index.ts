@@ -15,6 +15,7 @@ import { jsonTypeName } from './guard.js';
 import { applyJsonPatch, rejectedPatch } from './json-patch.js';
 import { applyMergePatch } from './merge-patch.js';
 import { applyStrategicMergePatch } from './strategic.js';
+import { rfc3339 } from '../time.js';
 
 export { applyJsonPatch } from './json-patch.js';
 export { applyMergePatch } from './merge-patch.js';
@@ -76,7 +77,7 @@ export function applyPatch(contentType: string, live: KObject | undefined, body:
           force: !!ctx.force,
           schema: ctx.schema,
           resolve: ctx.resolve,
-          now: ctx.now ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          now: ctx.now ?? rfc3339(),
           apiVersion: ctx.apiVersion ?? live?.apiVersion ?? (typeof config.apiVersion === 'string' ? config.apiVersion : ''),
           ignoreStatus: ctx.ignoreStatus,
           subresource: ctx.subresource,

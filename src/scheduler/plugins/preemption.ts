@@ -13,6 +13,7 @@ import { compileLabelSelector, type LabelSelector } from '../../machinery/select
 import type { PodEvents } from '../events.js';
 import { unresolvable, type CycleState, type Framework, type ScheduleResult, type Status } from '../framework.js';
 import { asObj, NodeInfo, type PodInfo } from '../types.js';
+import { rfc3339 } from '../../machinery/time.js';
 
 export const NOT_HELPFUL = 'Preemption is not helpful for scheduling';
 export const NO_VICTIMS = 'No preemption victims found for incoming pod';
@@ -191,7 +192,7 @@ export class Preemption {
         type: 'DisruptionTarget',
         status: 'True',
         lastProbeTime: null,
-        lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        lastTransitionTime: rfc3339(),
         reason: 'PreemptionByScheduler',
         message: `${this.opts.schedulerName}: preempting to accommodate a higher priority pod`,
       };

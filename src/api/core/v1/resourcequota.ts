@@ -6,6 +6,7 @@ import { asArr, asObj, dig, type Obj } from '../../common/shape.js';
 import { ageColumn, column, nameColumn } from '../../common/table.js';
 import { canonicalQuantity, compareQuantities, type Quantity } from '../../common/quantity.js';
 import { validateResourceList } from './podspec.js';
+import { rfc3339 } from '../../../machinery/time.js';
 
 // ---------------------------------------------------------------------------------------------
 // ResourceQuota
@@ -159,7 +160,7 @@ export const limitRangeKind: KindSpec = {
       'Created At',
       (o) => {
         const t = Date.parse(String(dig(o, 'metadata', 'creationTimestamp') ?? ''));
-        return Number.isNaN(t) ? '' : new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        return Number.isNaN(t) ? '' : rfc3339(t);
       },
       { type: 'date', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' },
     ),
