@@ -3,12 +3,10 @@
 // adopted, owned pods that stop matching are released, missing pods are created in slow-start
 // batches, extra pods are deleted in upstream's ranking order, and the status subresource
 // reports replicas / fullyLabeledReplicas / readyReplicas / availableReplicas / conditions.
-import { StatusError } from '../machinery/errors.js';
 import { deepCopy, jsonEqual, type KObject } from '../machinery/object.js';
 import { compileLabelSelector, type LabelSelector } from '../machinery/selectors.js';
 import { R, type ApiClient } from '../client/client.js';
 import { Informer, cacheKey } from '../client/informer.js';
-import { WorkQueue } from '../client/workqueue.js';
 import { claimObjects, freshOwnerCheck, getControllerOf, newControllerRef, resolveControllerRef } from './controller-ref.js';
 import {
   ControllerExpectations,
@@ -24,6 +22,7 @@ import {
   type EventSink,
 } from './pod-control.js';
 import { rfc3339 } from '../machinery/time.js';
+import { QueueController } from './queue-controller.js';
 
 export interface ReplicaSetControllerOptions {
   /** Concurrent syncs (distinct ReplicaSets); default 4. */
@@ -71,32 +70,25 @@ export function fresher(a: KObject | undefined, b: KObject | undefined): KObject
   return rb > ra ? b : a;
 }
 
-export class ReplicaSetController {
+export class ReplicaSetController extends QueueController {
   readonly pods: Informer;
   readonly replicaSets: Informer;
-  private queue: WorkQueue;
   private expectations = new ControllerExpectations();
   private podControl: PodControl;
   private events: EventSink;
   private burst: number;
-  private ready = false;
-  private ownInformers: Informer[] = [];
   private written = new Map<string, KObject>();
-  private log: (line: string) => void;
 
   constructor(
     private client: ApiClient,
     opts: ReplicaSetControllerOptions = {},
   ) {
-    this.log = opts.log ?? (() => {});
+    super(COMPONENT, opts.log ?? (() => {}), { workers: opts.workers ?? 4, baseDelayMs: 20, maxDelayMs: 10_000 });
     this.events = opts.events ?? clientEventSink(client, COMPONENT);
     this.podControl = new PodControl(client, this.events);
     this.burst = opts.burstReplicas ?? 500;
     this.pods = opts.informers?.pods ?? this.own(new Informer(client, R.pods));
     this.replicaSets = opts.informers?.replicaSets ?? this.own(new Informer(client, R.replicasets));
-    this.queue = new WorkQueue((k) => this.sync(k), opts.workers ?? 4, 20, 10_000, (k, e) => {
-      if (!(e instanceof StatusError && e.code === 409)) this.log(`${COMPONENT}: sync ${k}: ${errorMessage(e)}`);
-    });
     this.replicaSets.on({
       onAdd: (rs) => this.enqueue(rs),
       onUpdate: (rs) => this.enqueue(rs),
@@ -113,30 +105,8 @@ export class ReplicaSetController {
     });
   }
 
-  private own(i: Informer): Informer {
-    this.ownInformers.push(i);
-    return i;
-  }
-
-  async start(): Promise<void> {
-    await Promise.all(this.ownInformers.map((i) => i.start()));
-    this.ready = true;
+  protected queueAll(): void {
     for (const rs of this.replicaSets.list()) this.enqueue(rs);
-  }
-
-  stop(): void {
-    this.ready = false;
-    this.queue.stop();
-    for (const i of this.ownInformers) i.stop();
-  }
-
-  /** Resolves when no sync is queued or running (tests). */
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  private enqueue(rs: KObject): void {
-    if (this.ready) this.queue.add(cacheKey(rs));
   }
 
   // --- pod events -----------------------------------------------------------------------------
@@ -203,7 +173,7 @@ export class ReplicaSetController {
 
   // --- sync ---------------------------------------------------------------------------------
 
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [ns, name] = key.split('/');
     const cached = this.replicaSets.get(ns, name);
     if (!cached) {

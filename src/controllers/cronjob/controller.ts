@@ -9,13 +9,13 @@ import { StatusError } from '../../machinery/errors.js';
 import { deepCopy, type KObject } from '../../machinery/object.js';
 import { R, type ApiClient } from '../../client/client.js';
 import { Informer, cacheKey } from '../../client/informer.js';
-import { WorkQueue } from '../../client/workqueue.js';
 import { isValidTimeZone } from '../../api/batch/v1/cron.js';
 import { getControllerOf, isControlledBy, newControllerRef } from '../controller-ref.js';
 import { clientEventSink, errorMessage, isNamespaceTerminating, type EventSink } from '../pod-control.js';
 import { fresher } from '../replicaset.js';
 import { hasTrueCondition, isJobFinished, rfc3339 } from '../job/util.js';
 import { formatInZone, parseSchedule, type Schedule } from './schedule.js';
+import { QueueController } from '../queue-controller.js';
 
 export const SCHEDULED_TIMESTAMP_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
 export const INSTANTIATE_ANNOTATION = 'cronjob.kubernetes.io/instantiate';
@@ -100,23 +100,20 @@ interface SyncResult {
   error?: unknown;
 }
 
-export class CronJobController {
+export class CronJobController extends QueueController {
   readonly jobs: Informer;
   readonly cronJobs: Informer;
-  private queue: WorkQueue;
   private timers = new Map<string, () => void>();
   private written = new Map<string, KObject>();
   private events: EventSink;
-  private ownInformers: Informer[] = [];
-  private ready = false;
   private now: () => number;
   private setTimer: (fn: () => void, ms: number) => () => void;
-  private log: (line: string) => void;
 
   constructor(
     private client: ApiClient,
     opts: CronJobControllerOptions = {},
   ) {
+    super(COMPONENT, opts.log ?? (() => {}), { workers: opts.workers ?? 2, baseDelayMs: 50, maxDelayMs: 10_000 });
     this.now = opts.now ?? Date.now;
     this.setTimer =
       opts.setTimer ??
@@ -125,13 +122,9 @@ export class CronJobController {
         t.unref?.();
         return () => clearTimeout(t);
       });
-    this.log = opts.log ?? (() => {});
     this.events = opts.events ?? clientEventSink(client, COMPONENT);
     this.jobs = opts.informers?.jobs ?? this.own(new Informer(client, R.jobs));
     this.cronJobs = opts.informers?.cronJobs ?? this.own(new Informer(client, R.cronjobs));
-    this.queue = new WorkQueue((k) => this.sync(k), opts.workers ?? 2, 50, 10_000, (k, e) => {
-      if (!(e instanceof StatusError && e.code === 409)) this.log(`${COMPONENT}: sync ${k}: ${errorMessage(e)}`);
-    });
     this.cronJobs.on({
       onAdd: (cj) => this.enqueue(cj),
       onUpdate: (cj) => this.enqueue(cj),
@@ -150,35 +143,18 @@ export class CronJobController {
     this.jobs.on({ onAdd: jobChanged, onUpdate: jobChanged, onDelete: jobChanged });
   }
 
-  private own(i: Informer): Informer {
-    this.ownInformers.push(i);
-    return i;
-  }
-
-  async start(): Promise<void> {
-    await Promise.all(this.ownInformers.map((i) => i.start()));
-    this.ready = true;
+  protected queueAll(): void {
     for (const cj of this.cronJobs.list()) this.enqueue(cj);
   }
 
-  stop(): void {
-    this.ready = false;
-    this.queue.stop();
+  override stop(): void {
+    super.stop();
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
-    for (const i of this.ownInformers) i.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
   }
 
   /** When the timer of a CronJob fires next (ms since epoch of this clock), for tests and status. */
   readonly nextWakeup = new Map<string, number>();
-
-  private enqueue(cj: KObject): void {
-    if (this.ready) this.queue.add(cacheKey(cj));
-  }
 
   private cancelTimer(key: string): void {
     this.timers.get(key)?.();
@@ -203,7 +179,7 @@ export class CronJobController {
 
   // --- sync -----------------------------------------------------------------------------------
 
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [ns, name] = key.split('/');
     const cached = this.cronJobs.get(ns, name);
     if (!cached) {

@@ -5,18 +5,15 @@
 // template is a ControllerRevision (`<ds>-<hash>`); pods carry its hash in
 // `controller-revision-hash`. RollingUpdate replaces old pods within maxUnavailable (or surges new
 // pods next to old ones within maxSurge); OnDelete leaves old pods until someone deletes them.
-import { StatusError } from '../../machinery/errors.js';
 import { deepCopy, jsonEqual, type KObject } from '../../machinery/object.js';
 import { compileLabelSelector, type LabelSelector } from '../../machinery/selectors.js';
 import { R, type ApiClient } from '../../client/client.js';
 import { Informer, cacheKey } from '../../client/informer.js';
-import { WorkQueue } from '../../client/workqueue.js';
 import { claimObjects, freshOwnerCheck, getControllerOf, newControllerRef, resolveControllerRef } from '../controller-ref.js';
 import {
   ControllerExpectations,
   PodControl,
   clientEventSink,
-  errorMessage,
   isNamespaceTerminating,
   isPodAvailable,
   isPodReady,
@@ -35,6 +32,7 @@ import {
   podTemplateForNode,
   targetNode,
 } from './util.js';
+import { QueueController } from '../queue-controller.js';
 
 export interface DaemonSetControllerOptions {
   /** Concurrent syncs (distinct DaemonSets); default 2. */
@@ -136,28 +134,24 @@ export function planRollingUpdate(ds: KObject, nodes: NodePods[], hash: string, 
   return plan;
 }
 
-export class DaemonSetController {
+export class DaemonSetController extends QueueController {
   readonly pods: Informer;
   readonly nodes: Informer;
   readonly daemonSets: Informer;
   readonly revisions: Informer;
-  private queue: WorkQueue;
   // Creates and deletes of one sync are tracked apart (each expect* call replaces its entry).
   private creates = new ControllerExpectations();
   private deletes = new ControllerExpectations();
   private podControl: PodControl;
   private events: EventSink;
   private burst: number;
-  private ready = false;
-  private ownInformers: Informer[] = [];
   private written = new Map<string, KObject>();
-  private log: (line: string) => void;
 
   constructor(
     private client: ApiClient,
     opts: DaemonSetControllerOptions = {},
   ) {
-    this.log = opts.log ?? (() => {});
+    super(COMPONENT, opts.log ?? (() => {}), { workers: opts.workers ?? 2, baseDelayMs: 20, maxDelayMs: 10_000 });
     this.events = opts.events ?? clientEventSink(client, COMPONENT);
     this.podControl = new PodControl(client, this.events);
     this.burst = opts.burstReplicas ?? 250;
@@ -165,9 +159,6 @@ export class DaemonSetController {
     this.nodes = opts.informers?.nodes ?? this.own(new Informer(client, R.nodes));
     this.daemonSets = opts.informers?.daemonSets ?? this.own(new Informer(client, R.daemonsets));
     this.revisions = opts.informers?.revisions ?? this.own(new Informer(client, R.controllerrevisions));
-    this.queue = new WorkQueue((k) => this.sync(k), opts.workers ?? 2, 20, 10_000, (k, e) => {
-      if (!(e instanceof StatusError && e.code === 409)) this.log(`${COMPONENT}: sync ${k}: ${errorMessage(e)}`);
-    });
     this.daemonSets.on({
       onAdd: (ds) => this.enqueue(ds),
       onUpdate: (ds) => this.enqueue(ds),
@@ -194,35 +185,13 @@ export class DaemonSetController {
     });
   }
 
-  private own(i: Informer): Informer {
-    this.ownInformers.push(i);
-    return i;
-  }
-
-  async start(): Promise<void> {
-    await Promise.all(this.ownInformers.map((i) => i.start()));
-    this.ready = true;
+  protected queueAll(): void {
     this.enqueueAll();
-  }
-
-  stop(): void {
-    this.ready = false;
-    this.queue.stop();
-    for (const i of this.ownInformers) i.stop();
-  }
-
-  /** Resolves when no sync is queued or running (tests). */
-  idle(): Promise<void> {
-    return this.queue.idle();
   }
 
   private forget(key: string): void {
     this.creates.forget(key);
     this.deletes.forget(key);
-  }
-
-  private enqueue(ds: KObject): void {
-    if (this.ready) this.queue.add(cacheKey(ds));
   }
 
   private enqueueAll(): void {
@@ -273,7 +242,7 @@ export class DaemonSetController {
 
   // --- sync -----------------------------------------------------------------------------------
 
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [ns, name] = key.split('/');
     const cached = this.daemonSets.get(ns, name);
     if (!cached) {

@@ -8,7 +8,6 @@ import { deepCopy, jsonEqual, type KObject } from '../../machinery/object.js';
 import { compileLabelSelector, type LabelSelector } from '../../machinery/selectors.js';
 import { R, type ApiClient } from '../../client/client.js';
 import { Informer, cacheKey } from '../../client/informer.js';
-import { WorkQueue } from '../../client/workqueue.js';
 import { claimObjects, freshOwnerCheck, getControllerOf, isControlledBy, newControllerRef, resolveControllerRef } from '../controller-ref.js';
 import { clientEventSink, errorMessage, type EventSink } from '../pod-control.js';
 import { fresher } from '../replicaset.js';
@@ -51,6 +50,7 @@ import {
   type DeploymentCondition,
   type DeploymentStatus,
 } from './util.js';
+import { QueueController } from '../queue-controller.js';
 
 export interface DeploymentControllerOptions {
   /** Concurrent syncs (distinct Deployments); default 4. */
@@ -84,31 +84,23 @@ function compactStatus(s: DeploymentStatus): DeploymentStatus {
   return out;
 }
 
-export class DeploymentController {
+export class DeploymentController extends QueueController {
   readonly pods: Informer;
   readonly replicaSets: Informer;
   readonly deployments: Informer;
-  private queue: WorkQueue;
   private events: EventSink;
-  private ready = false;
-  private ownInformers: Informer[] = [];
   private writtenD = new Map<string, KObject>();
   private writtenRS = new Map<string, KObject>();
-  private log: (line: string) => void;
 
   constructor(
     private client: ApiClient,
     opts: DeploymentControllerOptions = {},
   ) {
-    this.log = opts.log ?? (() => {});
+    super(COMPONENT, opts.log ?? (() => {}), { workers: opts.workers ?? 4, baseDelayMs: 20, maxDelayMs: 10_000 });
     this.events = opts.events ?? clientEventSink(client, COMPONENT);
-    const own = (i: Informer) => (this.ownInformers.push(i), i);
-    this.pods = opts.informers?.pods ?? own(new Informer(client, R.pods));
-    this.replicaSets = opts.informers?.replicaSets ?? own(new Informer(client, R.replicasets));
-    this.deployments = opts.informers?.deployments ?? own(new Informer(client, R.deployments));
-    this.queue = new WorkQueue((k) => this.sync(k), opts.workers ?? 4, 20, 10_000, (k, e) => {
-      if (!isStatus(e, 409)) this.log(`${COMPONENT}: sync ${k}: ${errorMessage(e)}`);
-    });
+    this.pods = opts.informers?.pods ?? this.own(new Informer(client, R.pods));
+    this.replicaSets = opts.informers?.replicaSets ?? this.own(new Informer(client, R.replicasets));
+    this.deployments = opts.informers?.deployments ?? this.own(new Informer(client, R.deployments));
     this.deployments.on({
       onAdd: (d) => this.enqueue(d),
       onUpdate: (d) => this.enqueue(d),
@@ -128,25 +120,8 @@ export class DeploymentController {
     this.pods.on({ onDelete: (p) => this.podDeleted(p) });
   }
 
-  async start(): Promise<void> {
-    await Promise.all(this.ownInformers.map((i) => i.start()));
-    this.ready = true;
+  protected queueAll(): void {
     for (const d of this.deployments.list()) this.enqueue(d);
-  }
-
-  stop(): void {
-    this.ready = false;
-    this.queue.stop();
-    for (const i of this.ownInformers) i.stop();
-  }
-
-  /** Resolves when no sync is queued or running (tests). */
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  private enqueue(d: KObject): void {
-    if (this.ready) this.queue.add(cacheKey(d));
   }
 
   // --- events from ReplicaSets and pods ----------------------------------------------------------
@@ -188,7 +163,7 @@ export class DeploymentController {
 
   // --- sync -------------------------------------------------------------------------------------
 
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [ns, name] = key.split('/');
     const cached = this.deployments.get(ns, name);
     if (!cached) {

@@ -15,7 +15,6 @@ import { labelSelectorToString, compileLabelSelectorString, type LabelSelector }
 import { formatQuantity } from '../../api/common/quantity.js';
 import { R, type ApiClient, type ResourceRef } from '../../client/client.js';
 import { Informer, cacheKey } from '../../client/informer.js';
-import { WorkQueue } from '../../client/workqueue.js';
 import { clientEventSink, errorMessage, type EventSink } from '../pod-control.js';
 import { behaviorOf, ScalingHistory, type ConditionUpdate } from './behavior.js';
 import {
@@ -29,6 +28,7 @@ import {
   type PodResourceMetric,
 } from './replicas.js';
 import { rfc3339 } from '../../machinery/time.js';
+import { QueueController } from '../queue-controller.js';
 
 /** A pod's resource usage as the metrics API serves it (metrics.k8s.io/v1beta1 PodMetrics). */
 export interface PodMetric {
@@ -115,17 +115,14 @@ function milliQuantity(milli: number): string {
   return formatQuantity({ nanos: BigInt(Math.trunc(milli)) * 1_000_000n, format: 'DecimalSI' });
 }
 
-export class HorizontalPodAutoscalerController {
+export class HorizontalPodAutoscalerController extends QueueController {
   readonly pods: Informer;
   readonly hpas: Informer;
-  private queue: WorkQueue;
-  private ownInformers: Informer[] = [];
   private events: EventSink;
   private now: () => number;
   private log: (line: string) => void;
   private history: ScalingHistory;
   private ticker?: NodeJS.Timeout;
-  private ready = false;
   private metrics: PodMetricsSource;
   private syncPeriodMs: number;
   private calc: { tolerance: number; cpuInitializationPeriodMs: number; delayOfInitialReadinessStatusMs: number };
@@ -134,8 +131,10 @@ export class HorizontalPodAutoscalerController {
     private client: ApiClient,
     opts: HorizontalPodAutoscalerControllerOptions,
   ) {
+    const syncPeriodMs = opts.syncPeriodMs ?? 15_000;
+    super(COMPONENT, opts.log ?? (() => {}), { workers: opts.workers ?? 2, baseDelayMs: 100, maxDelayMs: syncPeriodMs });
     this.metrics = opts.metrics;
-    this.syncPeriodMs = opts.syncPeriodMs ?? 15_000;
+    this.syncPeriodMs = syncPeriodMs;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => {});
     this.events = opts.events ?? clientEventSink(client, COMPONENT);
@@ -147,9 +146,6 @@ export class HorizontalPodAutoscalerController {
     };
     this.pods = opts.informers?.pods ?? this.own(new Informer(client, R.pods));
     this.hpas = opts.informers?.hpas ?? this.own(new Informer(client, HPA_RESOURCE));
-    this.queue = new WorkQueue((k) => this.sync(k), opts.workers ?? 2, 100, this.syncPeriodMs, (k, e) => {
-      if (!(e instanceof StatusError && e.code === 409)) this.log(`${COMPONENT}: sync ${k}: ${errorMessage(e)}`);
-    });
     this.hpas.on({
       onAdd: (h) => this.enqueue(h),
       // Our own status writes come back as updates: only a spec change is worth an early sync.
@@ -160,14 +156,8 @@ export class HorizontalPodAutoscalerController {
     });
   }
 
-  private own(i: Informer): Informer {
-    this.ownInformers.push(i);
-    return i;
-  }
-
-  async start(): Promise<void> {
-    await Promise.all(this.ownInformers.map((i) => i.start()));
-    this.ready = true;
+  /** Every HPA now, and again every sync period (metrics change without any watch event). */
+  protected queueAll(): void {
     for (const h of this.hpas.list()) this.enqueue(h);
     this.ticker = setInterval(() => {
       for (const h of this.hpas.list()) this.enqueue(h);
@@ -175,15 +165,9 @@ export class HorizontalPodAutoscalerController {
     this.ticker.unref?.();
   }
 
-  stop(): void {
-    this.ready = false;
+  override stop(): void {
     if (this.ticker) clearInterval(this.ticker);
-    this.queue.stop();
-    for (const i of this.ownInformers) i.stop();
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
+    super.stop();
   }
 
   /** Reconciles every HPA now and resolves when done (what the sync period does; for tests). */
@@ -192,11 +176,7 @@ export class HorizontalPodAutoscalerController {
     await this.queue.idle();
   }
 
-  private enqueue(h: KObject): void {
-    if (this.ready) this.queue.add(cacheKey(h));
-  }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [ns, name] = key.split('/');
     const cached = this.hpas.get(ns, name);
     if (!cached) {

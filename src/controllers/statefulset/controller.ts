@@ -11,7 +11,6 @@ import { deepCopy, jsonEqual, type KObject } from '../../machinery/object.js';
 import { compileLabelSelector, type LabelSelector } from '../../machinery/selectors.js';
 import { R, type ApiClient } from '../../client/client.js';
 import { Informer, cacheKey } from '../../client/informer.js';
-import { WorkQueue } from '../../client/workqueue.js';
 import { claimObjects, freshOwnerCheck, getControllerOf, newControllerRef, resolveControllerRef } from '../controller-ref.js';
 import { clientEventSink, errorMessage, isNamespaceTerminating, isPodReady, type EventSink } from '../pod-control.js';
 import { ensureUpdateRevision, revisionHistoryLimit, templateOfRevision, truncateHistory } from '../history.js';
@@ -36,6 +35,7 @@ import {
   updateStrategy,
 } from './util.js';
 import { scaledValue } from '../deployment/util.js';
+import { QueueController } from '../queue-controller.js';
 
 export interface StatefulSetControllerOptions {
   /** Concurrent syncs (distinct StatefulSets); default 2. */
@@ -58,31 +58,24 @@ function isConflictOrGone(e: unknown): boolean {
   return e instanceof StatusError && (e.code === 404 || e.code === 409);
 }
 
-export class StatefulSetController {
+export class StatefulSetController extends QueueController {
   readonly pods: Informer;
   readonly statefulSets: Informer;
   readonly revisions: Informer;
   readonly claims: Informer;
-  private queue: WorkQueue;
   private events: EventSink;
-  private ready = false;
-  private ownInformers: Informer[] = [];
   private written = new Map<string, KObject>();
-  private log: (line: string) => void;
 
   constructor(
     private client: ApiClient,
     opts: StatefulSetControllerOptions = {},
   ) {
-    this.log = opts.log ?? (() => {});
+    super(COMPONENT, opts.log ?? (() => {}), { workers: opts.workers ?? 2, baseDelayMs: 20, maxDelayMs: 10_000 });
     this.events = opts.events ?? clientEventSink(client, COMPONENT);
     this.pods = opts.informers?.pods ?? this.own(new Informer(client, R.pods));
     this.statefulSets = opts.informers?.statefulSets ?? this.own(new Informer(client, R.statefulsets));
     this.revisions = opts.informers?.revisions ?? this.own(new Informer(client, R.controllerrevisions));
     this.claims = opts.informers?.claims ?? this.own(new Informer(client, R.persistentvolumeclaims));
-    this.queue = new WorkQueue((k) => this.sync(k), opts.workers ?? 2, 20, 10_000, (k, e) => {
-      if (!(e instanceof StatusError && e.code === 409)) this.log(`${COMPONENT}: sync ${k}: ${errorMessage(e)}`);
-    });
     this.statefulSets.on({
       onAdd: (s) => this.enqueue(s),
       onUpdate: (s) => this.enqueue(s),
@@ -99,30 +92,8 @@ export class StatefulSetController {
     this.revisions.on({ onAdd: (r) => this.enqueueOwner(r), onDelete: (r) => this.enqueueOwner(r) });
   }
 
-  private own(i: Informer): Informer {
-    this.ownInformers.push(i);
-    return i;
-  }
-
-  async start(): Promise<void> {
-    await Promise.all(this.ownInformers.map((i) => i.start()));
-    this.ready = true;
+  protected queueAll(): void {
     for (const s of this.statefulSets.list()) this.enqueue(s);
-  }
-
-  stop(): void {
-    this.ready = false;
-    this.queue.stop();
-    for (const i of this.ownInformers) i.stop();
-  }
-
-  /** Resolves when no sync is queued or running (tests). */
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  private enqueue(set: KObject): void {
-    if (this.ready) this.queue.add(cacheKey(set));
   }
 
   private ownerOf(o: KObject): KObject | undefined {
@@ -150,7 +121,7 @@ export class StatefulSetController {
 
   // --- sync -----------------------------------------------------------------------------------
 
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const [ns, name] = key.split('/');
     const cached = this.statefulSets.get(ns, name);
     if (!cached) {
