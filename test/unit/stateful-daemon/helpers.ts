@@ -6,7 +6,10 @@ import { R } from '../../../src/client/client.js';
 import { Informer } from '../../../src/client/informer.js';
 import type { KObject } from '../../../src/machinery/object.js';
 import { StatusError } from '../../../src/machinery/errors.js';
-import { until } from '../../support/wait.js';
+import { isReady, markReady, waitFor } from '../workloads/helpers.js';
+
+// The pod-status pieces are the workload tests' own; this kubelet differs (bound pods, deletions).
+export { isReady, markReady, waitFor };
 
 export interface FakeKubeletOptions {
   /** Delay before a pod becomes Running+Ready; default 5 ms. */
@@ -15,11 +18,6 @@ export interface FakeKubeletOptions {
   boundOnly?: boolean;
   /** Pods for which this returns false stay Pending. */
   readyIf?: (pod: KObject) => boolean;
-}
-
-export function isReady(pod: KObject): boolean {
-  const conds = (pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
-  return conds.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 export function nodeOf(pod: KObject): string | undefined {
@@ -78,35 +76,6 @@ export class FakeKubelet {
     this.seen.add(uid);
     this.later(() => markReady(this.client, pod));
   }
-}
-
-export async function markReady(client: ApiClient, pod: KObject): Promise<KObject> {
-  const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const containers = ((pod.spec as { containers?: { name: string; image: string }[] }).containers ?? []).map((c) => ({
-    name: c.name,
-    image: c.image,
-    ready: true,
-    restartCount: 0,
-    started: true,
-    state: { running: { startedAt: t } },
-  }));
-  const status = {
-    phase: 'Running',
-    conditions: [
-      { type: 'Initialized', status: 'True', lastTransitionTime: t },
-      { type: 'Ready', status: 'True', lastTransitionTime: t },
-      { type: 'ContainersReady', status: 'True', lastTransitionTime: t },
-      { type: 'PodScheduled', status: 'True', lastTransitionTime: t },
-    ],
-    containerStatuses: containers,
-    startTime: t,
-  };
-  return client.patch(R.pods, pod.metadata.namespace, pod.metadata.name!, 'application/merge-patch+json', { status }, 'status');
-}
-
-/** Polls `fn` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs?: number): Promise<T> {
-  return until(fn, what, timeoutMs);
 }
 
 export interface NodeOpts {
