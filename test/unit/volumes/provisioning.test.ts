@@ -40,8 +40,13 @@ describe('dynamic provisioning (local-path)', () => {
       assert.equal((s.claimRef as Spec).uid, created.metadata.uid);
       assert.ok(existsSync(dir));
       await waitFor('PV Bound', async () => phase(await c.volume(pvName)) === 'Bound');
-      const reasons = (await c.events('data')).map((e) => e.reason);
-      for (const r of ['ExternalProvisioning', 'Provisioning', 'ProvisioningSucceeded']) assert.ok(reasons.includes(r), `${r} in ${reasons}`);
+      // Events are written without waiting (as client-go's recorder does): they may trail the binding.
+      const want = ['ExternalProvisioning', 'Provisioning', 'ProvisioningSucceeded'];
+      const reasons = await waitFor('the provisioning events', async () => {
+        const rs = (await c.events('data')).map((e) => e.reason);
+        return want.every((r) => rs.includes(r)) && rs;
+      }).catch(async () => (await c.events('data')).map((e) => e.reason));
+      for (const r of want) assert.ok(reasons.includes(r), `${r} in ${reasons}`);
       assert.deepEqual(c.errors, []);
     }));
 
