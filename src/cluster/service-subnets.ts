@@ -2,9 +2,9 @@
 // IPs on the host's loopback network, so two clusters with the same range would both program
 // 127.96.0.1 (kubernetes) and 127.96.0.10 (kube-dns) into nftables, and the first table would win
 // for both. kind avoids this with a network namespace per cluster; Skiff gives each cluster that
-// does not choose its own range one /16 of 127.96.0.0/12, claimed in a machine-wide directory with
-// a file (written under a directory lock) for as long as the cluster exists (its state directory): a stopped
-// cluster keeps its range, a deleted one's claim is taken over by the next cluster that needs it.
+// does not choose its own range one /16 of 127.96.0.0/12, claimed by a file in a machine-wide
+// directory (written under a lock) for as long as the cluster exists (its state directory): a
+// stopped cluster keeps its range, a deleted one's claim is taken over by the next that needs it.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
